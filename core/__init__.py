@@ -1,0 +1,103 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build an Orbit app.
+
+    ``config_name`` is ``development``, ``testing`` or ``production`` (default:
+    ``$ORBIT_ENV``, else ``production``); ``overrides`` win over everything.
+    The instance folder (SQLite database, generated secret key) is
+    ``overrides["INSTANCE_PATH"]``, else ``$ORBIT_INSTANCE_PATH``, else ``instance/``.
+    """
+    instance_path = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("ORBIT_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(load_config(config_name))
+    if overrides:
+        app.config.from_mapping(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            f"sqlite:///{Path(app.instance_path) / 'orbit.sqlite3'}"
+        )
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(
+        days=app.config["REMEMBER_COOKIE_DURATION_DAYS"]
+    )
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+
+    from core.security import ensure_secret_key, install_proxy_fix, install_security_headers
+
+    ensure_secret_key(app)
+    install_proxy_fix(app)
+    _init_extensions(app)
+    install_security_headers(app)
+    _register_blueprints(app)
+
+    from core.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from core.templating import register_template_helpers
+
+    register_template_helpers(app)
+
+    from core.cli import register_cli
+
+    register_cli(app)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from core.database import configure_sqlite
+    from core.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from core.i18n import select_locale
+
+    configure_sqlite(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "translations"),
+    )
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from core.health import bp as health_bp
+    from core.i18n import bp as i18n_bp
+    from org.api import register_api
+    from org.apikey_routes import bp as apikeys_bp
+    from org.orgchart_routes import bp as orgchart_bp
+    from org.routes import bp as org_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(i18n_bp)
+    app.register_blueprint(org_bp)
+    app.register_blueprint(orgchart_bp)
+    app.register_blueprint(apikeys_bp)
+    register_api(app)

@@ -1,0 +1,1 @@
+"""People and organisation: users, teams, vendors, reporting lines, login, API keys."""

@@ -1,0 +1,120 @@
+"""Shared fixtures.
+
+Every test runs inside a transaction that is rolled back at the end (routes'
+commits become savepoint releases), on SQLite in memory by default or on the
+database named by ``TEST_DATABASE_URL`` (PostgreSQL in CI).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import event
+
+from core import create_app
+from core.extensions import db
+from tests.factories import Factory
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app("testing")
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.drop_all()
+        db.create_all()
+        db.session.configure(join_transaction_mode="create_savepoint")
+        yield app
+        db.session.remove()
+        if db.engine.dialect.name == "postgresql":
+            db.drop_all()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_db(request, app):
+    """Bind every session of the test to one connection and roll it back afterwards."""
+    if "no_db_isolation" in request.keywords:
+        yield
+        return
+    with app.app_context():
+        engines = db.engines
+        engine = engines[None]
+        connection = engine.connect()
+        transaction = connection.begin()
+        engines[None] = connection  # Flask-SQLAlchemy binds sessions to this
+        db.session.remove()
+        try:
+            yield
+        finally:
+            db.session.remove()
+            engines[None] = engine
+            if transaction.is_active:
+                transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def factory(app):
+    return Factory()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email, password=Factory.PASSWORD, **extra):
+        return self.client.post(
+            "/login", data={"email": email, "password": password, **extra}
+        )
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def login_as(client, auth):
+    """Log the test client in as ``user``; returns the client."""
+
+    def _login(user):
+        response = auth.login(user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def count_queries(app):
+    """Count SQL statements run inside a ``with`` block."""
+
+    class Counter:
+        def __init__(self):
+            self.n = 0
+
+        def __enter__(self):
+            event.listen(db.engine, "before_cursor_execute", self._tick)
+            return self
+
+        def __exit__(self, *exc):
+            event.remove(db.engine, "before_cursor_execute", self._tick)
+
+        def _tick(self, *args, **kwargs):
+            self.n += 1
+
+    return Counter
+
+
+def pytest_report_header(config):
+    url = os.environ.get("TEST_DATABASE_URL") or "sqlite:// (in memory)"
+    return f"database: {url}"
