@@ -6,7 +6,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi:app
-I18N_SOURCES = $(wildcard config.py core org surveys feedback evaluations templates)
+I18N_SOURCES = $(wildcard core org surveys feedback evaluations templates)
 
 .PHONY: run serve test lint pytest test-pg i18n i18n-extract i18n-update i18n-compile i18n-check \
 	bench migrate demo clean

@@ -31,6 +31,7 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     SQLITE_BUSY_TIMEOUT_MS = 5000
+    SQLITE_STRICT_TRANSACTIONS = False  # see core.database.install_sqlite_settings
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
@@ -91,6 +92,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
     RATELIMIT_ENABLED = False
     WTF_CSRF_ENABLED = False
+    SQLITE_STRICT_TRANSACTIONS = True
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST_KIB = 8
     ARGON2_PARALLELISM = 1

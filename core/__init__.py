@@ -70,12 +70,18 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
 
 def _init_extensions(app: Flask) -> None:
-    from core.database import configure_sqlite
+    from core.database import install_sqlite_settings
     from core.extensions import babel, csrf, db, limiter, login_manager, migrate
     from core.i18n import select_locale
 
-    configure_sqlite(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            install_sqlite_settings(
+                engine,
+                busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
+                strict=app.config.get("SQLITE_STRICT_TRANSACTIONS", False),
+            )
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(
@@ -94,10 +100,16 @@ def _register_blueprints(app: Flask) -> None:
     from org.apikey_routes import bp as apikeys_bp
     from org.orgchart_routes import bp as orgchart_bp
     from org.routes import bp as org_bp
+    from surveys.builder_routes import bp as builder_bp
+    from surveys.respond import bp as respond_bp
+    from surveys.routes import bp as surveys_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(i18n_bp)
     app.register_blueprint(org_bp)
     app.register_blueprint(orgchart_bp)
     app.register_blueprint(apikeys_bp)
+    app.register_blueprint(surveys_bp)
+    app.register_blueprint(builder_bp)
+    app.register_blueprint(respond_bp)
     register_api(app)

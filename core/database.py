@@ -53,24 +53,34 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-_busy_timeout_ms = 5000
+def install_sqlite_settings(engine: Engine, *, busy_timeout_ms: int, strict: bool) -> None:
+    """WAL journal, enforced foreign keys and a busy timeout on every SQLite connection.
 
-
-def configure_sqlite(busy_timeout_ms: int) -> None:
-    global _busy_timeout_ms
-    _busy_timeout_ms = busy_timeout_ms
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    """WAL journal, enforced foreign keys and a busy timeout for every SQLite connection."""
-    if not isinstance(dbapi_connection, sqlite3.Connection):
+    ``strict`` makes transactions begin at the first statement, reads included, so
+    SAVEPOINTs work (the test suite rolls every test back through one). Without it,
+    Python's sqlite3 driver starts a transaction only at the first write: reads never
+    hold a snapshot, so concurrent writers queue on the busy timeout instead of failing.
+    """
+    if engine.dialect.name != "sqlite":
         return
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(_busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-    finally:
-        cursor.close()
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, connection_record):
+        if not isinstance(dbapi_connection, sqlite3.Connection):
+            return
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+        if strict:
+            dbapi_connection.isolation_level = None
+
+    if strict:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            connection.exec_driver_sql("BEGIN")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask import Blueprint, current_app, has_request_context, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -20,6 +20,8 @@ def supported_locales() -> tuple[str, ...]:
 
 def select_locale() -> str:
     """The user's own setting, else the session switch, else Accept-Language."""
+    if not has_request_context():  # CLI, background work: the configured default
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = supported_locales()
     user_locale = getattr(current_user, "locale", None) if current_user else None
     if user_locale in supported:

@@ -7,7 +7,7 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from core.exceptions import NotFound, PermissionDenied, ServiceError
 from core.extensions import db, limiter
@@ -151,14 +151,18 @@ def _team_choices(include_empty=True):
     return ([(None, "—")] if include_empty else []) + choices
 
 
-def _supervisor_choices(exclude_id=None):
+def _supervisor_choices(exclude_id=None, keep_id=None):
+    """Active people (anyone may lead others), plus the current supervisor even if
+    deactivated, so editing someone never silently drops their reporting line."""
     users = db.session.execute(
-        select(User.id, User.display_name, User.email)
-        .where(User.active.is_(True), User.role.in_(["admin", "manager"]))
+        select(User.id, User.display_name, User.email, User.active)
+        .where(or_(User.active.is_(True), User.id == keep_id))
         .order_by(func.lower(User.display_name))
     ).all()
     return [(None, "—")] + [
-        (uid, f"{name} <{email}>") for uid, name, email in users if uid != exclude_id
+        (uid, f"{name} <{email}>" + ("" if active else f" ({_('inactive')})"))
+        for uid, name, email, active in users
+        if uid != exclude_id
     ]
 
 
@@ -233,7 +237,7 @@ def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserForm(obj=user)
     form.team_id.choices = _team_choices()
-    form.supervisor_id.choices = _supervisor_choices(exclude_id=user.id)
+    form.supervisor_id.choices = _supervisor_choices(exclude_id=user.id, keep_id=user.supervisor_id)
     if request.method == "GET":
         form.locale.data = user.locale or ""
     if form.validate_on_submit():

@@ -84,6 +84,13 @@ def can_view_user(actor: User, user: User) -> bool:
 # ----------------------------------------------------------------- queries
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` literally anywhere (``%`` and ``_`` escaped)."""
+    text = text.strip().lower()
+    text = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{text}%"
+
+
 def search_users(
     actor: User,
     *,
@@ -94,9 +101,12 @@ def search_users(
 ) -> Select:
     query = visible_users(actor)
     if q:
-        like = f"%{q.strip().lower()}%"
+        like = contains_pattern(q)
         query = query.where(
-            or_(func.lower(User.email).like(like), func.lower(User.display_name).like(like))
+            or_(
+                func.lower(User.email).like(like, escape="\\"),
+                func.lower(User.display_name).like(like, escape="\\"),
+            )
         )
     if role in ROLES:
         query = query.where(User.role == role)
@@ -111,7 +121,7 @@ def search_teams(actor: User, *, q: str | None = None, active: bool | None = Non
     require_staff(actor)
     query = select(Team)
     if q:
-        query = query.where(func.lower(Team.name).like(f"%{q.strip().lower()}%"))
+        query = query.where(func.lower(Team.name).like(contains_pattern(q), escape="\\"))
     if active is not None:
         query = query.where(Team.active.is_(active))
     return query.order_by(func.lower(Team.name), Team.id)
@@ -121,7 +131,7 @@ def search_vendors(actor: User, *, q: str | None = None, active: bool | None = N
     require_staff(actor)
     query = select(Vendor)
     if q:
-        query = query.where(func.lower(Vendor.name).like(f"%{q.strip().lower()}%"))
+        query = query.where(func.lower(Vendor.name).like(contains_pattern(q), escape="\\"))
     if active is not None:
         query = query.where(Vendor.active.is_(active))
     return query.order_by(func.lower(Vendor.name), Vendor.id)

@@ -8,9 +8,11 @@ database named by ``TEST_DATABASE_URL`` (PostgreSQL in CI).
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
 
 from core import create_app
 from core.extensions import db
@@ -118,3 +120,23 @@ def count_queries(app):
 def pytest_report_header(config):
     url = os.environ.get("TEST_DATABASE_URL") or "sqlite:// (in memory)"
     return f"database: {url}"
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """A URL of a brand-new empty database of the kind the suite runs on."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base or not base.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        return
+    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"orbit_scratch_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -49,3 +49,27 @@ class Factory:
         db.session.add(vendor)
         db.session.flush()
         return vendor
+
+    # ------------------------------------------------------------- surveys
+
+    def questionnaire(self, document=None, *, publish=True, actor=None):
+        """A questionnaire (published by default) from ``document``."""
+        from surveys import services
+        from tests.surveys.documents import three_pages
+
+        actor = actor or self.admin()
+        questionnaire = services.create_questionnaire(actor, document or three_pages())
+        if publish:
+            services.publish(actor, questionnaire)
+        db.session.flush()
+        return questionnaire
+
+    def campaign(self, questionnaire=None, *, actor=None, name="Open link", **kw):
+        """An open link to the latest published version of ``questionnaire``."""
+        from surveys import services
+
+        actor = actor or self.admin()
+        questionnaire = questionnaire or self.questionnaire(actor=actor)
+        return services.create_campaign(
+            actor, questionnaire.latest_published, name=name, **kw
+        )

@@ -1,0 +1,2 @@
+"""Questionnaires and versions, the builder, import/export, open links, the respondent
+flow, responses and answers."""

@@ -1,0 +1,235 @@
+"""The respondent flow behind an open link: one page at a time, saved on the server,
+resumable from the same browser, submitted exactly once."""
+
+from __future__ import annotations
+
+import time
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.exc import OperationalError
+
+from core.exceptions import ConflictError, ServiceError
+from core.extensions import db
+from surveys import definition as qdef
+from surveys import services
+from surveys.models import Campaign, Response
+
+bp = Blueprint("respond", __name__, url_prefix="/s")
+
+RESUME_DAYS = 90
+
+
+def _cookie_name(campaign: Campaign) -> str:
+    return f"orbit_r{campaign.id}"
+
+
+def _timer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="orbit.page-timer")
+
+
+def _seconds_on_page(token: str | None, page_key: str) -> float | None:
+    """Seconds since the page was rendered, from a signed timestamp in the form."""
+    if not token:
+        return None
+    try:
+        signed_page, rendered = _timer().loads(token, return_timestamp=True)
+    except BadSignature:
+        return None
+    if signed_page != page_key:
+        return None
+    return max(0.0, time.time() - rendered.timestamp())
+
+
+def _campaign_or_404(slug: str) -> Campaign:
+    campaign = services.find_campaign(slug)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _current_response(campaign: Campaign) -> Response | None:
+    return services.find_response(campaign, request.cookies.get(_cookie_name(campaign)))
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
+def _page_position(definition, answers, page) -> tuple[int, int, list]:
+    pages = qdef.visible_pages(definition, answers)
+    keys = [p.key for p in pages]
+    index = keys.index(page.key) if page.key in keys else 0
+    return index, len(pages), pages
+
+
+def _render_page(campaign, definition, page, answers, *, errors=None, raw=None, status=200):
+    index, total, pages = _page_position(definition, answers, page)
+    questions = qdef.visible_questions(page, answers)
+    body = render_template(
+        "surveys/respond_page.html",
+        campaign=campaign,
+        definition=definition,
+        page=page,
+        questions=questions,
+        answers=answers,
+        errors=errors or {},
+        raw=raw,
+        index=index,
+        total=total,
+        is_last=index == total - 1,
+        timer=_timer().dumps(page.key),
+        locale=_locale(),
+    )
+    response = make_response(body, status)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _state_page(campaign, state: str):
+    definition = services.parsed_version(campaign.version)
+    return make_response(
+        render_template(
+            "surveys/respond_state.html",
+            campaign=campaign,
+            definition=definition,
+            state=state,
+            locale=_locale(),
+        )
+    )
+
+
+def _current_page(definition, answers, response: Response | None):
+    pages = qdef.visible_pages(definition, answers)
+    if response is not None and response.current_page:
+        for page in pages:
+            if page.key == response.current_page:
+                return page
+    return pages[0]
+
+
+@bp.get("/<slug>")
+def answer(slug: str):
+    campaign = _campaign_or_404(slug)
+    response = _current_response(campaign)
+    if response is not None and response.is_completed:
+        return redirect(url_for("respond.thanks", slug=slug))
+    state = services.campaign_state(campaign)
+    if state != "open":
+        return _state_page(campaign, state)
+    # A respondent who started on an older version finishes on it.
+    version = response.version if response is not None else campaign.version
+    definition = services.parsed_version(version)
+    answers = services.load_answers(response) if response is not None else {}
+    page = _current_page(definition, answers, response)
+    return _render_page(campaign, definition, page, answers)
+
+
+@bp.post("/<slug>")
+def save(slug: str):
+    campaign = _campaign_or_404(slug)
+    response = _current_response(campaign)
+    if response is not None and response.is_completed:
+        return redirect(url_for("respond.thanks", slug=slug))
+    state = services.campaign_state(campaign)
+    if state != "open":
+        return _state_page(campaign, state)
+    version = response.version if response is not None else campaign.version
+    definition = services.parsed_version(version)
+    answers = services.load_answers(response) if response is not None else {}
+    page = definition.page(request.form.get("page", ""))
+    if page is None or page.key not in {p.key for p in qdef.visible_pages(definition, answers)}:
+        # A stale or forged form: show where the respondent really is.
+        return redirect(url_for("respond.answer", slug=slug))
+    action = request.form.get("action", "next")
+    seconds = _seconds_on_page(request.form.get("t"), page.key)
+    page_answers, errors = qdef.read_page(page, request.form, answers, _locale())
+    merged = {**answers, **page_answers}
+    index, total, pages = _page_position(definition, merged, page)
+
+    new_token = None
+    if response is None:
+        response, new_token = services.start_response(campaign, locale=_locale())
+
+    if action == "back":
+        previous = pages[index - 1].key if index > 0 else page.key
+        # Keep what is valid; the respondent will come back to fix the rest.
+        services.save_page(response, page.key, page_answers, next_page=previous, seconds=seconds)
+        db.session.commit()
+        return _redirect_with_cookie(campaign, "respond.answer", new_token)
+
+    if errors:
+        if new_token is not None:
+            db.session.commit()  # keep the fresh response so the cookie is valid
+        result = _render_page(
+            campaign, definition, page, merged, errors=errors, raw=request.form, status=422
+        )
+        return _with_cookie(campaign, result, new_token)
+
+    if action == "submit" and index == total - 1:
+        try:
+            result = services.submit_response(response, page.key, page_answers, seconds=seconds)
+            db.session.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            if isinstance(exc, ConflictError):
+                return _redirect_with_cookie(campaign, "respond.thanks", new_token)
+            missing = set(exc.errors)
+            first = next(
+                (p for p in qdef.visible_pages(definition, merged)
+                 if any(q.key in missing for q in p.questions)),
+                page,
+            )
+            return _render_page(campaign, definition, first, merged, errors=exc.errors, status=422)
+        except OperationalError:
+            # A concurrent submit of the same response held the database: the
+            # other one completed it (or will); the respondent sees the outcome.
+            db.session.rollback()
+        return _redirect_with_cookie(campaign, "respond.thanks", new_token)
+
+    following = pages[index + 1].key if index + 1 < total else page.key
+    services.save_page(response, page.key, page_answers, next_page=following, seconds=seconds)
+    db.session.commit()
+    return _redirect_with_cookie(campaign, "respond.answer", new_token)
+
+
+@bp.get("/<slug>/thanks")
+def thanks(slug: str):
+    campaign = _campaign_or_404(slug)
+    response = _current_response(campaign)
+    if response is None or not response.is_completed:
+        return redirect(url_for("respond.answer", slug=slug))
+    definition = services.parsed_version(response.version)
+    return render_template(
+        "surveys/respond_thanks.html", campaign=campaign, definition=definition, locale=_locale()
+    )
+
+
+def _with_cookie(campaign: Campaign, response, token: str | None):
+    if token is not None:
+        response.set_cookie(
+            _cookie_name(campaign),
+            token,
+            max_age=RESUME_DAYS * 24 * 3600,
+            path=f"/s/{campaign.public_slug}",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+def _redirect_with_cookie(campaign: Campaign, endpoint: str, token: str | None):
+    return _with_cookie(
+        campaign, redirect(url_for(endpoint, slug=campaign.public_slug), code=303), token
+    )

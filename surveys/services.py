@@ -1,0 +1,529 @@
+"""Questionnaires, versions, open links and the respondent flow.
+
+Services validate, change objects and flush; routes and API endpoints commit once.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select, update
+
+from core.database import utcnow
+from core.exceptions import ConflictError, NotFound, ServiceError
+from core.extensions import db
+from org import audit
+from org.services import require_admin
+from surveys import definition as qdef
+from surveys.models import (
+    Answer,
+    Campaign,
+    Questionnaire,
+    QuestionnaireVersion,
+    Response,
+    ResponsePageTime,
+    ResponseStatus,
+    VersionStatus,
+)
+
+LIBRARY = Path(__file__).resolve().parent / "library"
+
+
+def document_sha256(document: dict) -> str:
+    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ----------------------------------------------------------------- questionnaires
+
+
+def list_questionnaires(actor, *, include_archived: bool = False):
+    require_admin(actor)
+    query = select(Questionnaire).order_by(Questionnaire.created_at.desc(), Questionnaire.id)
+    if not include_archived:
+        query = query.where(Questionnaire.archived_at.is_(None))
+    return query
+
+
+def get_questionnaire(actor, questionnaire_id: int) -> Questionnaire:
+    require_admin(actor)
+    questionnaire = db.session.get(Questionnaire, questionnaire_id)
+    if questionnaire is None:
+        raise NotFound(_l("No such questionnaire."))
+    return questionnaire
+
+
+def get_questionnaire_by_key(actor, key: str) -> Questionnaire:
+    require_admin(actor)
+    questionnaire = db.session.scalar(select(Questionnaire).where(Questionnaire.key == key))
+    if questionnaire is None:
+        raise NotFound(_l("No such questionnaire."))
+    return questionnaire
+
+
+def get_version(actor, version_id: int) -> QuestionnaireVersion:
+    require_admin(actor)
+    version = db.session.get(QuestionnaireVersion, version_id)
+    if version is None:
+        raise NotFound(_l("No such questionnaire version."))
+    return version
+
+
+def _problems_error(exc: qdef.DefinitionError) -> ServiceError:
+    errors = {p.path or "(document)": [str(p.message)] for p in exc.problems}
+    return ServiceError(
+        _l("The questionnaire has %(n)d problem(s).", n=len(exc.problems)), errors=errors
+    )
+
+
+def _checked(document: dict) -> qdef.Questionnaire:
+    try:
+        return qdef.validate_document(document)
+    except qdef.DefinitionError as exc:
+        raise _problems_error(exc) from None
+
+
+def _new_version(questionnaire: Questionnaire, document: dict, actor) -> QuestionnaireVersion:
+    number = (
+        db.session.scalar(
+            select(func.max(QuestionnaireVersion.number)).where(
+                QuestionnaireVersion.questionnaire_id == questionnaire.id
+            )
+        )
+        or 0
+    ) + 1
+    version = QuestionnaireVersion(
+        questionnaire=questionnaire,
+        number=number,
+        status=VersionStatus.DRAFT.value,
+        document=copy.deepcopy(document),
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(version)
+    db.session.flush()
+    return version
+
+
+def create_questionnaire(actor, document: dict) -> Questionnaire:
+    """A new questionnaire whose first draft is ``document`` (validated)."""
+    require_admin(actor)
+    parsed = _checked(document)
+    if db.session.scalar(select(Questionnaire.id).where(Questionnaire.key == parsed.key)):
+        raise ServiceError(
+            _l("A questionnaire with the key “%(key)s” already exists.", key=parsed.key),
+            field="key",
+        )
+    questionnaire = Questionnaire(key=parsed.key, created_by_id=getattr(actor, "id", None))
+    db.session.add(questionnaire)
+    db.session.flush()
+    _new_version(questionnaire, parsed.to_document(), actor)
+    audit.record("questionnaire.create", questionnaire, actor=actor, details={"key": parsed.key})
+    return questionnaire
+
+
+def create_blank(actor, *, key: str, title: dict) -> Questionnaire:
+    """A new questionnaire with an empty first page, to fill in with the builder.
+
+    The draft is not publishable until it has a question (publishing validates it).
+    """
+    require_admin(actor)
+    if db.session.scalar(select(Questionnaire.id).where(Questionnaire.key == key)):
+        raise ServiceError(
+            _l("A questionnaire with the key “%(key)s” already exists.", key=key), field="key"
+        )
+    document = {
+        "format": "orbit.questionnaire/1",
+        "key": key,
+        "title": title,
+        "pages": [{"key": "page-1", "title": {"en": "Page 1", "zh_CN": "第 1 页"}, "questions": []}],
+    }
+    questionnaire = Questionnaire(key=key, created_by_id=getattr(actor, "id", None))
+    db.session.add(questionnaire)
+    db.session.flush()
+    _new_version(questionnaire, document, actor)
+    audit.record("questionnaire.create", questionnaire, actor=actor, details={"key": key})
+    return questionnaire
+
+
+def import_questionnaire(actor, text: str | bytes, fmt: str) -> tuple[Questionnaire, bool]:
+    """Import a YAML/JSON document: a new questionnaire, or a new draft of the
+    questionnaire with the same key (published versions are never touched).
+
+    Returns ``(questionnaire, created)``; nothing is written when the file has a problem.
+    """
+    require_admin(actor)
+    try:
+        document = qdef.parse_document(text, fmt)
+    except qdef.DefinitionError as exc:
+        raise _problems_error(exc) from None
+    parsed = _checked(document)
+    existing = db.session.scalar(select(Questionnaire).where(Questionnaire.key == parsed.key))
+    if existing is None:
+        return create_questionnaire(actor, document), True
+    save_draft(actor, existing, parsed.to_document(), validate=True)
+    audit.record("questionnaire.import", existing, actor=actor, details={"key": parsed.key})
+    return existing, False
+
+
+def export_version(version: QuestionnaireVersion, fmt: str) -> str:
+    return qdef.dump_document(version.document, fmt)
+
+
+def library_templates() -> list[dict]:
+    """The bundled templates: key, title and the document."""
+    templates = []
+    for path in sorted(LIBRARY.glob("*.yaml")):
+        document = qdef.parse_document(path.read_text(encoding="utf-8"), "yaml")
+        templates.append({"key": path.stem, "document": document})
+    return templates
+
+
+def create_from_template(actor, template_key: str) -> Questionnaire:
+    """Copy a library template into a new questionnaire (a fresh key if taken)."""
+    require_admin(actor)
+    path = LIBRARY / f"{template_key}.yaml"
+    if not template_key.replace("-", "").replace("_", "").isalnum() or not path.exists():
+        raise NotFound(_l("No such template."))
+    document = qdef.parse_document(path.read_text(encoding="utf-8"), "yaml")
+    base, n = document["key"], 1
+    while db.session.scalar(select(Questionnaire.id).where(Questionnaire.key == document["key"])):
+        n += 1
+        document["key"] = f"{base}-{n}"
+    return create_questionnaire(actor, document)
+
+
+def ensure_draft(actor, questionnaire: Questionnaire) -> QuestionnaireVersion:
+    """The questionnaire's draft, creating one from the latest published version."""
+    require_admin(actor)
+    draft = questionnaire.draft
+    if draft is not None:
+        return draft
+    source = questionnaire.latest_published
+    version = _new_version(questionnaire, source.document, actor)
+    db.session.refresh(questionnaire)
+    audit.record(
+        "questionnaire.new_draft", questionnaire, actor=actor, details={"number": version.number}
+    )
+    return version
+
+
+def save_draft(actor, questionnaire: Questionnaire, document: dict, *, validate: bool = False):
+    """Replace the draft's document (a draft may hold problems; publishing refuses them).
+
+    The questionnaire key cannot change: answers and exports refer to it.
+    """
+    require_admin(actor)
+    if validate:
+        document = _checked(document).to_document()
+    if document.get("key") != questionnaire.key:
+        raise ServiceError(_l("The questionnaire key cannot be changed."), field="key")
+    draft = ensure_draft(actor, questionnaire)
+    draft.document = copy.deepcopy(document)
+    db.session.flush()
+    return draft
+
+
+def draft_problems(version: QuestionnaireVersion) -> list[qdef.DefinitionProblem]:
+    try:
+        qdef.validate_document(version.document)
+    except qdef.DefinitionError as exc:
+        return list(exc.problems)
+    return []
+
+
+def publish(actor, questionnaire: Questionnaire) -> QuestionnaireVersion:
+    """Freeze the draft as a published version; it can never change again."""
+    require_admin(actor)
+    draft = questionnaire.draft
+    if draft is None:
+        raise ConflictError(_l("There is no draft to publish."))
+    parsed = _checked(draft.document)
+    draft.document = parsed.to_document()
+    draft.document_sha256 = document_sha256(draft.document)
+    draft.status = VersionStatus.PUBLISHED.value
+    draft.published_at = utcnow()
+    draft.published_by_id = getattr(actor, "id", None)
+    db.session.flush()
+    audit.record(
+        "questionnaire.publish", questionnaire, actor=actor, details={"number": draft.number}
+    )
+    return draft
+
+
+def archive(actor, questionnaire: Questionnaire) -> None:
+    require_admin(actor)
+    questionnaire.archived_at = utcnow()
+    db.session.flush()
+    audit.record("questionnaire.archive", questionnaire, actor=actor)
+
+
+def parsed_version(version: QuestionnaireVersion) -> qdef.Questionnaire:
+    """The validated definition of a published version (cached per object)."""
+    cached = getattr(version, "_parsed", None)
+    if cached is None or cached[0] != id(version.document):
+        cached = (id(version.document), qdef.validate_document(version.document))
+        version._parsed = cached
+    return cached[1]
+
+
+# ----------------------------------------------------------------- open links
+
+
+def create_campaign(
+    actor,
+    version: QuestionnaireVersion,
+    *,
+    name: str,
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
+    max_responses: int | None = None,
+) -> Campaign:
+    require_admin(actor)
+    if not version.is_published:
+        raise ServiceError(_l("Publish the questionnaire before sharing it."))
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError(_l("This field is required."), field="name")
+    if len(name) > 200:
+        raise ServiceError(_l("Use at most %(n)d characters.", n=200), field="name")
+    if opens_at and closes_at and closes_at <= opens_at:
+        raise ServiceError(_l("The link must close after it opens."), field="closes_at")
+    if max_responses is not None and max_responses < 1:
+        raise ServiceError(_l("Enter a number of at least 1."), field="max_responses")
+    campaign = Campaign(
+        name=name,
+        version=version,
+        public_slug=secrets.token_urlsafe(16),
+        opens_at=opens_at,
+        closes_at=closes_at,
+        max_responses=max_responses,
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    audit.record("campaign.create", campaign, actor=actor, details={"version": version.id})
+    return campaign
+
+
+def close_campaign(actor, campaign: Campaign) -> None:
+    require_admin(actor)
+    if campaign.closed_at is None:
+        campaign.closed_at = utcnow()
+        db.session.flush()
+        audit.record("campaign.close", campaign, actor=actor)
+
+
+def find_campaign(slug: str) -> Campaign | None:
+    if not slug or len(slug) > 43:
+        return None
+    return db.session.scalar(select(Campaign).where(Campaign.public_slug == slug))
+
+
+def completed_count(campaign: Campaign) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Response)
+        .where(
+            Response.campaign_id == campaign.id,
+            Response.status == ResponseStatus.COMPLETED,
+            Response.deleted_at.is_(None),
+        )
+    )
+
+
+def campaign_state(campaign: Campaign, now: datetime | None = None) -> str:
+    """``open``, ``not_open_yet``, ``closed`` or ``full``."""
+    now = now or utcnow()
+    if campaign.closed_at is not None or (campaign.closes_at and now >= campaign.closes_at):
+        return "closed"
+    if campaign.opens_at and now < campaign.opens_at:
+        return "not_open_yet"
+    if campaign.max_responses and completed_count(campaign) >= campaign.max_responses:
+        return "full"
+    return "open"
+
+
+# ----------------------------------------------------------------- responses
+
+
+@dataclass
+class SubmitResult:
+    response: Response
+    already_submitted: bool
+
+
+def find_response(campaign: Campaign, resume_token: str | None) -> Response | None:
+    if not resume_token or len(resume_token) > 100:
+        return None
+    return db.session.scalar(
+        select(Response).where(
+            Response.campaign_id == campaign.id,
+            Response.resume_token_hash == token_hash(resume_token),
+            Response.deleted_at.is_(None),
+        )
+    )
+
+
+def start_response(campaign: Campaign, *, locale: str | None) -> tuple[Response, str]:
+    """A new partial response and the resume token to keep in the respondent's browser."""
+    token = secrets.token_urlsafe(32)
+    response = Response(
+        campaign=campaign,
+        version_id=campaign.version_id,
+        resume_token_hash=token_hash(token),
+        status=ResponseStatus.IN_PROGRESS.value,
+        locale=locale,
+    )
+    db.session.add(response)
+    db.session.flush()
+    return response, token
+
+
+def load_answers(response: Response) -> dict:
+    """The response's answers in the definition engine's representation."""
+    definition = parsed_version(response.version)
+    rows: dict[str, list[tuple[str, float | None, str | None]]] = {}
+    for key, item, num, text in db.session.execute(
+        select(Answer.question_key, Answer.item_key, Answer.value_num, Answer.value_text)
+        .where(Answer.response_id == response.id)
+        .order_by(Answer.id)
+    ):
+        rows.setdefault(key, []).append((item, num, text))
+    answers = {}
+    for key, question_rows in rows.items():
+        question = definition.question(key)
+        if question is not None:
+            answers[key] = qdef.rows_to_answer(question, question_rows)
+    return answers
+
+
+def _write_answers(response: Response, keys: list[str], answers: dict) -> None:
+    """Replace the stored answers of questions ``keys`` with ``answers``."""
+    definition = parsed_version(response.version)
+    if keys:
+        db.session.execute(
+            delete(Answer).where(Answer.response_id == response.id, Answer.question_key.in_(keys))
+        )
+    rows = []
+    for key in keys:
+        if key not in answers or answers[key] is None:
+            continue
+        question = definition.question(key)
+        for item_key, value_num, value_text in qdef.answer_to_rows(question, answers[key]):
+            rows.append(
+                {
+                    "response_id": response.id,
+                    "question_key": key,
+                    "item_key": item_key,
+                    "value_num": value_num,
+                    "value_text": value_text,
+                }
+            )
+    if rows:
+        db.session.execute(Answer.__table__.insert(), rows)
+
+
+def _record_time(response: Response, page_key: str, seconds: float | None) -> None:
+    if seconds is None:
+        return
+    seconds = max(0.0, min(float(seconds), 6 * 3600.0))  # ignore absurd clocks
+    row = db.session.scalar(
+        select(ResponsePageTime).where(
+            ResponsePageTime.response_id == response.id, ResponsePageTime.page_key == page_key
+        )
+    )
+    if row is None:
+        db.session.add(
+            ResponsePageTime(response=response, page_key=page_key, seconds=seconds, visits=1)
+        )
+    else:
+        row.seconds += seconds
+        row.visits += 1
+
+
+def save_page(
+    response: Response,
+    page_key: str,
+    page_answers: dict,
+    *,
+    next_page: str | None,
+    seconds: float | None = None,
+) -> None:
+    """Store a page's answers (replacing earlier ones), drop answers of questions that
+    are now hidden, and move the respondent to ``next_page``."""
+    if response.is_completed:
+        raise ConflictError(_l("This response has already been submitted."))
+    definition = parsed_version(response.version)
+    page = definition.page(page_key)
+    answers = load_answers(response)
+    answers.update(page_answers)
+    for question in page.questions:
+        if question.key not in page_answers:
+            answers.pop(question.key, None)
+    kept = qdef.prune_hidden(definition, answers)
+    dropped = [key for key in answers if key not in kept]
+    _write_answers(response, [q.key for q in page.questions] + dropped, kept)
+    _record_time(response, page_key, seconds)
+    response.current_page = next_page or page_key
+    response.last_saved_at = utcnow()
+    db.session.flush()
+
+
+def submit_response(
+    response: Response, page_key: str, page_answers: dict, *, seconds: float | None = None
+) -> SubmitResult:
+    """Save the last page and complete the response — exactly once.
+
+    The status flips with a conditional UPDATE, so of two concurrent submits of the
+    same response only one completes it; the other learns it was already submitted.
+    """
+    claimed = db.session.execute(
+        update(Response)
+        .where(Response.id == response.id, Response.status == ResponseStatus.IN_PROGRESS)
+        .values(status=ResponseStatus.COMPLETED.value, submitted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.refresh(response)
+        return SubmitResult(response, already_submitted=True)
+    definition = parsed_version(response.version)
+    answers = load_answers(response)
+    answers.update(page_answers)
+    page = definition.page(page_key)
+    for question in page.questions:
+        if question.key not in page_answers:
+            answers.pop(question.key, None)
+    kept = qdef.prune_hidden(definition, answers)
+    problems = missing_required(definition, kept)
+    if problems:
+        raise ServiceError(_l("Some required questions are not answered yet."), errors=problems)
+    _write_answers(response, sorted(set(answers) | set(kept)), kept)
+    _record_time(response, page_key, seconds)
+    response.current_page = None
+    response.last_saved_at = utcnow()
+    db.session.flush()
+    db.session.refresh(response)
+    return SubmitResult(response, already_submitted=False)
+
+
+def missing_required(definition: qdef.Questionnaire, answers: dict) -> dict[str, list[str]]:
+    """Required visible questions without an answer, by question key."""
+    missing = {}
+    for page in qdef.visible_pages(definition, answers):
+        for question in qdef.visible_questions(page, answers):
+            if question.required and question.type != "text_block" and answers.get(
+                question.key
+            ) in (None, "", [], {}):
+                missing[question.key] = [str(_l("This question needs an answer."))]
+    return missing
