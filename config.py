@@ -36,6 +36,7 @@ class Config:
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    API_RATE_LIMIT = "300 per minute"
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
     BABEL_TRANSLATION_DIRECTORIES = "translations"
@@ -70,6 +71,8 @@ class Config:
             settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
         if environ.get("RATELIMIT_STORAGE_URI"):
             settings["RATELIMIT_STORAGE_URI"] = environ["RATELIMIT_STORAGE_URI"]
+        if environ.get("API_RATE_LIMIT"):
+            settings["API_RATE_LIMIT"] = environ["API_RATE_LIMIT"]
         if environ.get("PROXY_FIX_HOPS"):
             settings["PROXY_FIX_HOPS"] = int(environ["PROXY_FIX_HOPS"])
         if environ.get("BABEL_DEFAULT_LOCALE"):

@@ -43,7 +43,7 @@ def json_error(code: int, message: str | None = None, errors=None, status: str |
     body = {
         "code": code,
         "status": status or HTTPStatus(code).phrase,
-        "message": message or HTTPStatus(code).description,
+        "message": message or HTTPStatus(code).description or HTTPStatus(code).phrase,
     }
     if errors:
         body["errors"] = errors

@@ -7,7 +7,13 @@ from org.models import AuditEvent
 
 
 def record(action: str, obj=None, *, actor=None, api_key=None, details=None, note=None):
-    """Add an audit event for ``obj`` (flushed with the caller's transaction)."""
+    """Add an audit event for ``obj`` (flushed with the caller's transaction).
+
+    An actor acting through an API key (:class:`org.apikeys.ApiActor`) is not a
+    person: the event names its key.
+    """
+    if api_key is None:
+        api_key = getattr(actor, "api_key", None)
     event = AuditEvent(
         action=action,
         object_type=type(obj).__name__ if obj is not None else "system",

@@ -156,7 +156,10 @@ def load_demo() -> DemoResult:
                 person(email, name, "member", team=team, supervisor=boss, locale=locale)
             count += 1
     # One former employee: deactivated, history kept.
-    person("former.staff@demo.orbit", "离职员工 Former Staff", "member", supervisor=director).active = False
+    former = person(
+        "former.staff@demo.orbit", "离职员工 Former Staff", "member", supervisor=director
+    )
+    former.active = False
     count += 1
     db.session.flush()
     audit.record("demo.load", admin, actor=admin, details={"people": count})

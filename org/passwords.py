@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 
 from argon2 import PasswordHasher
@@ -35,10 +36,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         # Spend the same effort as a real check so timing does not reveal
         # whether the account exists.
         _dummy = current_app.extensions.setdefault("orbit_dummy_hash", hasher.hash("x" * 16))
-        try:
+        with contextlib.suppress(VerificationError, InvalidHashError):
             hasher.verify(_dummy, password + "\0")
-        except (VerificationError, InvalidHashError):
-            pass
         return False
     try:
         return hasher.verify(password_hash, password)

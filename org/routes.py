@@ -72,7 +72,8 @@ def _page() -> int:
 
 
 def _paginate(query):
-    return db.paginate(query, page=_page(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    per_page = current_app.config["PAGE_SIZE"]
+    return db.paginate(query, page=_page(), per_page=per_page, error_out=False)
 
 
 # ----------------------------------------------------------------- session

@@ -160,7 +160,7 @@ def find_user_by_email(email: str) -> User | None:
 # ----------------------------------------------------------------- validation
 
 
-def _clean_text(value: str | None, field: str, *, required: bool, max_length: int) -> str | None:
+def clean_text(value: str | None, field: str, *, required: bool, max_length: int) -> str | None:
     value = (value or "").strip()
     if not value:
         if required:
@@ -256,7 +256,7 @@ def create_user(
     require_admin(actor)
     user = User(
         email=_check_email(email),
-        display_name=_clean_text(display_name, "display_name", required=True, max_length=200),
+        display_name=clean_text(display_name, "display_name", required=True, max_length=200),
         role=_check_role(role),
         team=_load_team(team_id),
         supervisor=check_supervisor(None, supervisor_id),
@@ -294,7 +294,7 @@ def update_user(
     changes = {}
     values = {
         "email": _check_email(email, exclude_id=user.id),
-        "display_name": _clean_text(display_name, "display_name", required=True, max_length=200),
+        "display_name": clean_text(display_name, "display_name", required=True, max_length=200),
         "role": new_role,
         "team_id": _load_team(team_id).id if team_id else None,
         "supervisor_id": check_supervisor(user, supervisor_id).id if supervisor_id else None,
@@ -368,7 +368,7 @@ def create_first_admin(*, email: str, display_name: str, password: str) -> User:
     """Create an administrator from the command line (trusted: no actor)."""
     user = User(
         email=_check_email(email),
-        display_name=_clean_text(display_name, "display_name", required=True, max_length=200),
+        display_name=clean_text(display_name, "display_name", required=True, max_length=200),
         role=Role.ADMIN.value,
         active=True,
     )
@@ -438,7 +438,7 @@ def create_vendor(
     _check_contract(contract_start, contract_end)
     vendor = Vendor(
         name=_unique_name(Vendor, name),
-        contact_name=_clean_text(contact_name, "contact_name", required=False, max_length=200),
+        contact_name=clean_text(contact_name, "contact_name", required=False, max_length=200),
         contact_email=_optional_email(contact_email),
         contract_start=contract_start,
         contract_end=contract_end,
@@ -463,7 +463,7 @@ def update_vendor(
     require_admin(actor)
     _check_contract(contract_start, contract_end)
     vendor.name = _unique_name(Vendor, name, exclude_id=vendor.id)
-    vendor.contact_name = _clean_text(contact_name, "contact_name", required=False, max_length=200)
+    vendor.contact_name = clean_text(contact_name, "contact_name", required=False, max_length=200)
     vendor.contact_email = _optional_email(contact_email)
     vendor.contract_start = contract_start
     vendor.contract_end = contract_end
@@ -497,7 +497,7 @@ def _optional_email(value: str | None) -> str | None:
 
 
 def _unique_name(model, name: str, *, exclude_id: int | None = None) -> str:
-    name = _clean_text(name, "name", required=True, max_length=200)
+    name = clean_text(name, "name", required=True, max_length=200)
     other = db.session.scalar(select(model).where(func.lower(model.name) == name.lower()))
     if other is not None and other.id != exclude_id:
         raise ServiceError(_l("This name is already taken."), field="name")

@@ -14,7 +14,9 @@ KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 class ImportForm(FlaskForm):
     file = FileField(
         _l("Questionnaire file (YAML or JSON)"),
-        validators=[FileAllowed(["yaml", "yml", "json"], _l("Upload a .yaml, .yml or .json file."))],
+        validators=[
+            FileAllowed(["yaml", "yml", "json"], _l("Upload a .yaml, .yml or .json file."))
+        ],
     )
     text = TextAreaField(_l("…or paste the document"), validators=[Length(max=1_000_000)])
     submit = SubmitField(_l("Import"))

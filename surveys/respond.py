@@ -74,7 +74,7 @@ def _page_position(definition, answers, page) -> tuple[int, int, list]:
 
 
 def _render_page(campaign, definition, page, answers, *, errors=None, raw=None, status=200):
-    index, total, pages = _page_position(definition, answers, page)
+    index, total, _pages = _page_position(definition, answers, page)
     questions = qdef.visible_questions(page, answers)
     body = render_template(
         "surveys/respond_page.html",

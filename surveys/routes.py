@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,8 +18,8 @@ from org.forms import ConfirmForm
 from org.routes import admin_required, form_error
 from surveys import services
 from surveys.forms import CampaignForm, ImportForm, NewQuestionnaireForm
-from surveys.models import Campaign, QuestionnaireVersion, Response as SurveyResponse
-from surveys.models import ResponseStatus
+from surveys.models import Campaign, QuestionnaireVersion, ResponseStatus
+from surveys.models import Response as SurveyResponse
 
 bp = Blueprint("surveys", __name__, url_prefix="/questionnaires")
 
@@ -93,7 +93,8 @@ def use_template(template_key: str):
     except NotFound:
         abort(404)
     db.session.commit()
-    flash(_("The template was copied into a new questionnaire. Review it, then publish."), "success")
+    message = _("The template was copied into a new questionnaire. Review it, then publish.")
+    flash(message, "success")
     return redirect(url_for("surveys.detail", questionnaire_id=questionnaire.id))
 
 
@@ -131,7 +132,7 @@ def import_document():
         else:
             text = form.text.data or ""
             fmt = "json" if text.lstrip().startswith("{") else "yaml"
-        if not (text.strip() if isinstance(text, str) else text.strip()):
+        if not text.strip():
             form.text.errors.append(_("Choose a file or paste a document."))
         else:
             try:
@@ -200,7 +201,8 @@ def publish(questionnaire_id: int):
         flash(str(exc.message), "error")
     else:
         db.session.commit()
-        flash(_("Version %(n)d is published and can no longer change.", n=version.number), "success")
+        message = _("Version %(n)d is published and can no longer change.", n=version.number)
+        flash(message, "success")
     return redirect(url_for("surveys.detail", questionnaire_id=questionnaire.id))
 
 

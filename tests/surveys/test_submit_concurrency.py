@@ -74,4 +74,5 @@ def test_two_simultaneous_final_submits_store_one_response(scratch_app, attempt)
         select(Answer.value_text).where(Answer.question_key == "comment")
     ).all()
     assert len(comments) == 1 and comments[0] in {"first", "second"}
-    assert db.session.scalar(select(func.count()).select_from(Answer)) == 3  # csat, channel, comment
+    # csat, channel and comment: one row each
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 3
