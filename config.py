@@ -57,6 +57,10 @@ class Config:
     ARGON2_MEMORY_COST_KIB = 64 * 1024
     ARGON2_PARALLELISM = 4
     PAGE_SIZE = 25
+    # Uploaded org charts wait here between preview and confirmation; with several
+    # app hosts this must be a shared folder (default: <instance>/imports).
+    ORGCHART_IMPORT_DIR: str | None = None
+    ORGCHART_IMPORT_TTL_SECONDS = 3600
     API_TITLE = "Orbit API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -71,6 +75,8 @@ class Config:
             settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
         if environ.get("RATELIMIT_STORAGE_URI"):
             settings["RATELIMIT_STORAGE_URI"] = environ["RATELIMIT_STORAGE_URI"]
+        if environ.get("ORGCHART_IMPORT_DIR"):
+            settings["ORGCHART_IMPORT_DIR"] = environ["ORGCHART_IMPORT_DIR"]
         if environ.get("API_RATE_LIMIT"):
             settings["API_RATE_LIMIT"] = environ["API_RATE_LIMIT"]
         if environ.get("PROXY_FIX_HOPS"):

@@ -45,7 +45,10 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
 
+    from core.i18n import LazyTextJSONProvider
     from core.security import ensure_secret_key, install_proxy_fix, install_security_headers
+
+    app.json = LazyTextJSONProvider(app)
 
     ensure_secret_key(app)
     install_proxy_fix(app)
@@ -72,7 +75,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 def _init_extensions(app: Flask) -> None:
     from core.database import install_sqlite_settings
     from core.extensions import babel, csrf, db, limiter, login_manager, migrate
-    from core.i18n import select_locale
+    from core.i18n import CatalogueDomain, select_locale
 
     db.init_app(app)
     with app.app_context():
@@ -89,7 +92,14 @@ def _init_extensions(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(ROOT / "translations"),
     )
+    babel.__dict__["domain_instance"] = CatalogueDomain([str(ROOT / "translations")])
+    # Flask-Limiter keeps one "enabled" flag for every app that shares the module-level
+    # limiter; keep it on and decide per app (see core.extensions.limits_off_for_app).
+    configured = bool(app.config.get("RATELIMIT_ENABLED", True))
+    app.config["ORBIT_RATE_LIMITS"] = configured
+    app.config["RATELIMIT_ENABLED"] = True
     limiter.init_app(app)
+    app.config["RATELIMIT_ENABLED"] = configured
     login_manager.init_app(app)
 
 

@@ -63,7 +63,7 @@ def handle_http_exception(exc: HTTPException):
         title, text = _messages().get(code, (exc.name, exc.description))
         if isinstance(exc, CSRFError):
             text = _("Your form expired. Please go back, reload the page and try again.")
-        elif exc.description and exc.description != type(exc).description:
+        elif code != 429 and exc.description and exc.description != type(exc).description:
             text = exc.description
         response = render_template("core/error.html", code=code, title=title, text=text), code
         response = _as_response(response)

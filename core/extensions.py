@@ -18,3 +18,11 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 api = Api()
+
+
+@limiter.request_filter
+def limits_off_for_app() -> bool:
+    """Rate limits apply only in apps configured with ``RATELIMIT_ENABLED``."""
+    from flask import current_app
+
+    return not current_app.config.get("ORBIT_RATE_LIMITS", True)

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, has_request_context, redirect, request, session, url_for
-from flask_babel import get_locale
+from babel import support
+from flask import (
+    Blueprint,
+    current_app,
+    has_app_context,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.json.provider import DefaultJSONProvider
+from flask_babel import Domain, get_locale, gettext
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
 from core.extensions import db
@@ -37,9 +49,74 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def current_language() -> str:
+    """``"zh_CN"`` or ``"en"``: the interface language of this request.
+
+    Babel normalises ``zh_CN`` to ``zh_Hans_CN``, so compare languages, not strings.
+    """
+    locale = get_locale()
+    return "zh_CN" if locale is not None and locale.language == "zh" else "en"
+
+
 def html_lang() -> str:
     """BCP 47 tag for the ``lang`` attribute of ``<html>``."""
-    return "zh-CN" if str(get_locale()) == "zh_CN" else "en"
+    return "zh-CN" if current_language() == "zh_CN" else "en"
+
+
+def catalogue_name(locale) -> str:
+    """The folder under ``translations/`` for ``locale`` (``zh_Hans_CN`` → ``zh_CN``)."""
+    if locale is None:
+        return "en"
+    return f"{locale.language}_{locale.territory}" if locale.territory else locale.language
+
+
+class CatalogueDomain(Domain):
+    """Loads ``translations/<language>_<territory>`` whatever script Babel adds."""
+
+    def __init__(self, directories: list[str]):
+        super().__init__(translation_directories=directories, domain="messages")
+        self._loaded: dict[str, support.Translations] = {}
+
+    def get_translations(self):
+        if not has_app_context():
+            return support.NullTranslations()
+        name = catalogue_name(get_locale())
+        if name not in self._loaded:
+            translations = support.Translations()
+            for dirname in self.translation_directories:
+                catalog = support.Translations.load(dirname, [name], "messages")
+                translations.merge(catalog)
+                if hasattr(catalog, "plural"):
+                    translations.plural = catalog.plural
+            self._loaded[name] = translations
+        return self._loaded[name]
+
+
+class PlainLazyString(LazyString):
+    """A lazy translation that Jinja escapes like any other text.
+
+    Flask-Babel's lazy strings declare ``__html__``, so Jinja would insert them
+    unescaped — unsafe when a placeholder holds user input (a key, a name).
+    """
+
+    @property
+    def __html__(self):  # hasattr(obj, "__html__") is then False
+        raise AttributeError("__html__")
+
+
+class LazyTextJSONProvider(DefaultJSONProvider):
+    """JSON (API bodies, the session) renders lazy translations as their text."""
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, LazyString):
+            return str(o)
+        return DefaultJSONProvider.default(o)
+
+
+def lazy_gettext(string: str, **variables) -> PlainLazyString:
+    """Like :func:`flask_babel.lazy_gettext`, but never treated as safe HTML."""
+    return PlainLazyString(gettext, string, **variables)
 
 
 @bp.post("/locale/<code>")

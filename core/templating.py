@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask, request
-from flask_babel import format_decimal, format_percent, get_locale
+from flask_babel import format_decimal, format_percent
 
-from core.i18n import LANGUAGE_NAMES, html_lang
+from core.i18n import LANGUAGE_NAMES, current_language, html_lang
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -14,7 +14,7 @@ def register_template_helpers(app: Flask) -> None:
         return {
             "html_lang": html_lang,
             "language_names": LANGUAGE_NAMES,
-            "current_locale": lambda: str(get_locale()),
+            "current_locale": current_language,
         }
 
     app.jinja_env.filters["number"] = lambda v, fmt=None: "" if v is None else format_decimal(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
@@ -12,6 +11,7 @@ from wtforms.validators import DataRequired, Length
 
 from core.exceptions import NotFound, ServiceError
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 from org import apikeys
 from org.forms import ConfirmForm
 from org.models import ApiScope

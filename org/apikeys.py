@@ -16,13 +16,13 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core.database import utcnow
 from core.exceptions import NotFound, PermissionDenied, ServiceError
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 from org import audit
 from org.models import ApiKey, ApiScope, Role
 from org.services import clean_text, require_admin

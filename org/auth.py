@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import redirect, request, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core.extensions import db, login_manager
+from core.i18n import lazy_gettext as _l
 from org.models import User
 
 login_manager.login_view = "org.login"

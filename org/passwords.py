@@ -8,9 +8,9 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 
 from core.exceptions import ServiceError
+from core.i18n import lazy_gettext as _l
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from core.database import utcnow
 from core.exceptions import NotFound, PermissionDenied, ServiceError
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 from org import audit
 from org.models import ROLES, Role, Team, User, Vendor, normalise_email
 from org.passwords import (

@@ -15,12 +15,12 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
 
 from core.exceptions import ConflictError, ServiceError
 from core.extensions import db
+from core.i18n import current_language
 from surveys import definition as qdef
 from surveys import services
 from surveys.models import Campaign, Response
@@ -63,7 +63,7 @@ def _current_response(campaign: Campaign) -> Response | None:
 
 
 def _locale() -> str:
-    return str(get_locale())
+    return current_language()
 
 
 def _page_position(definition, answers, page) -> tuple[int, int, list]:

@@ -36,11 +36,11 @@ def _questionnaire_or_404(questionnaire_id: int):
 @bp.app_template_filter("loc")
 def localized_filter(text, locale=None):
     """``{{ text|loc(locale) }}``: a bilingual text in ``locale`` (or the page's), with fallback."""
-    from flask_babel import get_locale
+    from core.i18n import current_language
 
     from surveys.definition import localized
 
-    return localized(text, locale or str(get_locale()))
+    return localized(text, locale or current_language())
 
 
 @bp.get("/format")
