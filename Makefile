@@ -48,7 +48,7 @@ test-pg: $(VENV)/.installed-test
 i18n: i18n-extract i18n-update i18n-compile
 
 i18n-extract: $(VENV)/.installed-app
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --project Orbit $(I18N_SOURCES)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -o translations/messages.pot --no-location --sort-output --project Orbit $(I18N_SOURCES)
 
 i18n-update: $(VENV)/.installed-app
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete

@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 from flask.json.provider import DefaultJSONProvider
-from flask_babel import Domain, get_locale, gettext
+from flask_babel import Domain, get_locale, gettext, ngettext
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
@@ -117,6 +117,11 @@ class LazyTextJSONProvider(DefaultJSONProvider):
 def lazy_gettext(string: str, **variables) -> PlainLazyString:
     """Like :func:`flask_babel.lazy_gettext`, but never treated as safe HTML."""
     return PlainLazyString(gettext, string, **variables)
+
+
+def lazy_ngettext(singular: str, plural: str, num: int, **variables) -> PlainLazyString:
+    """Like :func:`flask_babel.lazy_ngettext`, but never treated as safe HTML."""
+    return PlainLazyString(ngettext, singular, plural, num, **variables)
 
 
 @bp.post("/locale/<code>")

@@ -178,7 +178,9 @@ def save(slug: str):
 
     if action == "submit" and index == total - 1:
         try:
-            result = services.submit_response(response, page.key, page_answers, seconds=seconds)
+            result = services.submit_response(
+                response, page.key, page_answers, seconds=seconds, locale=_locale()
+            )
             db.session.commit()
         except ServiceError as exc:
             db.session.rollback()

@@ -37,7 +37,6 @@ def _questionnaire_or_404(questionnaire_id: int):
 def localized_filter(text, locale=None):
     """``{{ text|loc(locale) }}``: a bilingual text in ``locale`` (or the page's), with fallback."""
     from core.i18n import current_language
-
     from surveys.definition import localized
 
     return localized(text, locale or current_language())

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 
 from core.database import utcnow
 from core.exceptions import ConflictError, NotFound, ServiceError
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 from org import audit
 from org.services import require_admin
 from surveys import definition as qdef
@@ -508,7 +508,12 @@ def save_page(
 
 
 def submit_response(
-    response: Response, page_key: str, page_answers: dict, *, seconds: float | None = None
+    response: Response,
+    page_key: str,
+    page_answers: dict,
+    *,
+    seconds: float | None = None,
+    locale: str | None = None,
 ) -> SubmitResult:
     """Save the last page and complete the response — exactly once.
 
@@ -532,7 +537,7 @@ def submit_response(
         if question.key not in page_answers:
             answers.pop(question.key, None)
     kept = qdef.prune_hidden(definition, answers)
-    problems = missing_required(definition, kept)
+    problems = qdef.unanswered_required(definition, kept, locale or "en")
     if problems:
         raise ServiceError(_l("Some required questions are not answered yet."), errors=problems)
     _write_answers(response, sorted(set(answers) | set(kept)), kept)
@@ -542,15 +547,3 @@ def submit_response(
     db.session.flush()
     db.session.refresh(response)
     return SubmitResult(response, already_submitted=False)
-
-
-def missing_required(definition: qdef.Questionnaire, answers: dict) -> dict[str, list[str]]:
-    """Required visible questions without an answer, by question key."""
-    missing = {}
-    for page in qdef.visible_pages(definition, answers):
-        for question in qdef.visible_questions(page, answers):
-            if question.required and question.type != "text_block" and answers.get(
-                question.key
-            ) in (None, "", [], {}):
-                missing[question.key] = [str(_l("This question needs an answer."))]
-    return missing
