@@ -22,12 +22,16 @@ References
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 from scipy import sparse
 
-from scoring.reliability import _as_float_array
+from scoring._validation import (
+    as_float_array,
+    as_whole_number,
+    check_choice,
+    check_min_size,
+    check_on_scale,
+)
 
 __all__ = ["fleiss_kappa", "krippendorff_alpha", "rwg", "rwg_j"]
 
@@ -115,11 +119,9 @@ def krippendorff_alpha(data, level: str = "nominal") -> float:
     >>> round(krippendorff_alpha(data, "interval"), 3)
     0.849
     """
-    x = _as_float_array(data, "data", ndim=2)
-    if level not in _LEVELS:
-        raise ValueError(f"level must be one of {', '.join(_LEVELS)}; got {level!r}")
-    if x.shape[0] < 2:
-        raise ValueError(f"need at least 2 raters (rows of data), got {x.shape[0]}")
+    x = as_float_array(data, "data", ndim=2, layout="raters x units")
+    check_choice(level, "level", _LEVELS)
+    check_min_size(x.shape[0], 2, "raters (rows of data)")
     answered = ~np.isnan(x)
     values_per_unit = answered.sum(axis=0)
     pairable = values_per_unit >= 2
@@ -197,16 +199,14 @@ def fleiss_kappa(counts) -> float:
     ...                     [0, 2, 2, 3, 7]]), 3)
     0.21
     """
-    c = _as_float_array(counts, "counts", ndim=2)
+    c = as_float_array(counts, "counts", ndim=2, layout="subjects x categories")
     if np.isnan(c).any():
         raise ValueError("counts must not contain NaN; a category nobody chose has count 0")
     if (c < 0).any() or (c != np.rint(c)).any():
         raise ValueError("counts must be non-negative whole numbers")
     n_subjects, n_categories = c.shape
-    if n_subjects < 1:
-        raise ValueError("need at least 1 subject (row of counts)")
-    if n_categories < 2:
-        raise ValueError(f"need at least 2 categories (columns), got {n_categories}")
+    check_min_size(n_subjects, 1, "subject (row of counts)")
+    check_min_size(n_categories, 2, "categories (columns)")
     raters = c.sum(axis=1)
     if (raters != raters[0]).any():
         raise ValueError(
@@ -214,8 +214,7 @@ def fleiss_kappa(counts) -> float:
             f"from {raters.min():g} to {raters.max():g}"
         )
     n = raters[0]
-    if n < 2:
-        raise ValueError(f"need at least 2 raters per subject, got {n:g}")
+    check_min_size(n, 2, "raters per subject")
     category_share = c.sum(axis=0) / (n_subjects * n)
     subject_agreement = ((c**2).sum(axis=1) - n) / (n * (n - 1))
     chance = np.sum(category_share**2)
@@ -247,8 +246,9 @@ def rwg(ratings, scale_points: int, *, scale_min: float = 1) -> float:
     Raises
     ------
     ValueError
-        If ``ratings`` is not 1-D numeric, ``scale_points`` is not a whole
-        number of at least 2, or an answer lies off the scale.
+        If ``ratings`` is not 1-D numeric or holds an infinite value,
+        ``scale_points`` is not a whole number of at least 2, ``scale_min``
+        is not a finite number, or an answer lies off the scale.
 
     Notes
     -----
@@ -271,7 +271,7 @@ def rwg(ratings, scale_points: int, *, scale_min: float = 1) -> float:
     >>> rwg([4, 4, 5, 4, 3], scale_points=5)
     0.75
     """
-    x = _as_float_array(ratings, "ratings", ndim=1)
+    x = as_float_array(ratings, "ratings", ndim=1, layout="the answers of one group")
     null_variance = _uniform_null_variance(x, scale_points, scale_min)
     x = x[~np.isnan(x)]
     if x.size < 2:
@@ -339,9 +339,8 @@ def rwg_j(ratings, scale_points: int, *, scale_min: float = 1) -> float:
     ...              [4, 4, 4, 4]], scale_points=5), 6)
     0.923077
     """
-    x = _as_float_array(ratings, "ratings", ndim=2)
-    if x.shape[1] < 1:
-        raise ValueError("ratings must have at least one item (column)")
+    x = as_float_array(ratings, "ratings", ndim=2, layout="raters x items")
+    check_min_size(x.shape[1], 1, "item (column)")
     null_variance = _uniform_null_variance(x, scale_points, scale_min)
     answered = ~np.isnan(x)
     answers = answered.sum(axis=0)
@@ -431,19 +430,9 @@ def _expected_disagreement(value_totals, level: str, positions, delta2) -> float
 
 def _uniform_null_variance(x: np.ndarray, scale_points, scale_min) -> float:
     """:math:`(A^2 - 1)/12`, after checking A and that ``x`` lies on the scale."""
-    try:
-        points = operator.index(scale_points)
-    except TypeError:
-        raise ValueError(f"scale_points must be a whole number, got {scale_points!r}") from None
-    if isinstance(scale_points, bool) or points < 2:
-        raise ValueError(f"scale_points must be at least 2, got {scale_points!r}")
-    if not np.isfinite(scale_min):
-        raise ValueError(f"scale_min must be a finite number, got {scale_min!r}")
+    points = as_whole_number(scale_points, "scale_points", minimum=2)
+    scale_min = float(as_float_array(scale_min, "scale_min", ndim=0, allow_nan=False))
     scale_max = scale_min + points - 1
-    answered = x[~np.isnan(x)]
-    if answered.size and (answered.min() < scale_min or answered.max() > scale_max):
-        raise ValueError(
-            f"ratings must lie on the {points}-point scale {scale_min:g}..{scale_max:g}; "
-            f"got values from {answered.min():g} to {answered.max():g}"
-        )
+    scale = f"{points}-point scale {scale_min:g}..{scale_max:g}"
+    check_on_scale(x, scale_min, scale_max, "ratings", scale=scale)
     return (points**2 - 1) / 12.0

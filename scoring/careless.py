@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from scoring._validation import as_float_array, check_fraction
+
 __all__ = ["MahalanobisResult", "irv", "longstring", "mahalanobis"]
 
 
@@ -82,7 +84,8 @@ def longstring(responses) -> np.ndarray:
     Raises
     ------
     ValueError
-        ``responses`` is not two-dimensional or not numeric.
+        ``responses`` is not two-dimensional, not numeric or contains an
+        infinite value.
 
     Notes
     -----
@@ -103,7 +106,7 @@ def longstring(responses) -> np.ndarray:
     >>> longstring([[1, 2, 3, 4], [4, 4, 4, 2], [5, 5, nan, 5], [nan, nan, nan, nan]])
     array([1, 3, 2, 0])
     """
-    x = _matrix(responses, "responses")
+    x = _responses(responses)
     answered = ~np.isnan(x)
     any_answer = answered.any(axis=1)
     if x.shape[1] < 2:
@@ -138,7 +141,8 @@ def irv(responses) -> np.ndarray:
     Raises
     ------
     ValueError
-        ``responses`` is not two-dimensional or not numeric.
+        ``responses`` is not two-dimensional, not numeric or contains an
+        infinite value.
 
     References
     ----------
@@ -154,7 +158,7 @@ def irv(responses) -> np.ndarray:
     >>> irv([[1, 2, 3, 4, 5], [3, 3, 3, 3, 3]]).tolist()
     [1.5811388300841898, 0.0]
     """
-    x = _matrix(responses, "responses")
+    x = _responses(responses)
     answered = ~np.isnan(x)
     m = answered.sum(axis=1)
     filled = np.where(answered, x, 0.0)
@@ -193,8 +197,8 @@ def mahalanobis(responses, *, alpha: float = 0.01) -> MahalanobisResult:
     Raises
     ------
     ValueError
-        ``responses`` not two-dimensional or not numeric, or ``alpha`` not
-        in (0, 1).
+        ``responses`` not two-dimensional, not numeric or with an infinite
+        value, or ``alpha`` not in (0, 1).
 
     Notes
     -----
@@ -223,10 +227,8 @@ def mahalanobis(responses, *, alpha: float = 0.01) -> MahalanobisResult:
     >>> int(res.df), res.flagged.tolist()
     (2, [False, False, False, False, False])
     """
-    x = _matrix(responses, "responses")
-    alpha = float(alpha)
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    x = _responses(responses)
+    alpha = check_fraction(alpha, "alpha")
     n, k = x.shape
     complete = ~np.isnan(x).any(axis=1)
     data = x[complete]
@@ -259,13 +261,5 @@ def mahalanobis(responses, *, alpha: float = 0.01) -> MahalanobisResult:
     )
 
 
-def _matrix(responses, name: str) -> np.ndarray:
-    try:
-        x = np.asarray(responses, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numeric (NaN for missing)") from None
-    if x.ndim != 2:
-        raise ValueError(
-            f"{name} must be two-dimensional (respondents x items), got shape {x.shape}"
-        )
-    return x
+def _responses(responses) -> np.ndarray:
+    return as_float_array(responses, "responses", ndim=2, layout="respondents x items")

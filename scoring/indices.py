@@ -27,6 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from scoring._validation import (
+    as_float_array,
+    as_whole_number,
+    check_choice,
+    check_confidence,
+    check_on_scale,
+)
 from scoring.estimate import Estimate
 
 __all__ = ["CESResult", "CSATResult", "NPSResult", "ces", "csat", "nps", "wilson_interval"]
@@ -127,8 +134,7 @@ def nps(scores, *, confidence: float = 0.95, method: str = "wald") -> NPSResult:
     (20.0, 5, 2, 3, 10)
     """
     z = _z(confidence)
-    if method not in ("wald", "adjusted-wald"):
-        raise ValueError(f"method must be 'wald' or 'adjusted-wald', got {method!r}")
+    check_choice(method, "method", ("wald", "adjusted-wald"))
     answers = _answers(scores, 0, 10, "nps")
     n = answers.size
     promoters = int(np.count_nonzero(answers >= 9))
@@ -193,7 +199,8 @@ def csat(scores, *, scale_max: int = 5, confidence: float = 0.95) -> CSATResult:
     Raises
     ------
     ValueError
-        An answer that is not a whole number from 1 to ``scale_max``.
+        An answer that is not a whole number from 1 to ``scale_max``, or a
+        bad ``scale_max`` / ``confidence``.
 
     See Also
     --------
@@ -211,7 +218,7 @@ def csat(scores, *, scale_max: int = 5, confidence: float = 0.95) -> CSATResult:
     (70.0, 7, 10)
     """
     z = _z(confidence)
-    scale_max = _scale_max(scale_max, 3)
+    scale_max = as_whole_number(scale_max, "scale_max", minimum=3)
     answers = _answers(scores, 1, scale_max, "csat")
     n = answers.size
     satisfied = int(np.count_nonzero(answers >= scale_max - 1))
@@ -258,7 +265,8 @@ def ces(scores, *, scale_max: int = 7, confidence: float = 0.95) -> CESResult:
     Raises
     ------
     ValueError
-        An answer that is not a whole number from 1 to ``scale_max``.
+        An answer that is not a whole number from 1 to ``scale_max``, or a
+        bad ``scale_max`` / ``confidence``.
 
     References
     ----------
@@ -274,7 +282,7 @@ def ces(scores, *, scale_max: int = 7, confidence: float = 0.95) -> CESResult:
     (4.833333333333333, 4, 6)
     """
     z = _z(confidence)
-    scale_max = _scale_max(scale_max, 2)
+    scale_max = as_whole_number(scale_max, "scale_max", minimum=2)
     answers = _answers(scores, 1, scale_max, "ces")
     n = answers.size
     agree = int(np.count_nonzero(answers > (1 + scale_max) / 2))
@@ -324,6 +332,12 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> Esti
     Estimate
         ``value`` = successes / n and the score interval; all NaN if n = 0.
 
+    Raises
+    ------
+    ValueError
+        Counts that are not whole numbers with ``0 <= successes <= n``, or a
+        bad ``confidence``.
+
     References
     ----------
     .. [1] Wilson, E. B. (1927). Probable inference, the law of succession,
@@ -336,9 +350,11 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> Esti
     (0.4902, 0.9433)
     """
     z = _z(confidence)
-    if int(n) != n or int(successes) != successes or not 0 <= successes <= n:
-        raise ValueError(f"need whole numbers 0 <= successes <= n, got {successes} and {n}")
-    low, high = _wilson(int(successes), int(n), z)
+    successes = as_whole_number(successes, "successes", minimum=0)
+    n = as_whole_number(n, "n", minimum=0)
+    if successes > n:
+        raise ValueError(f"successes must not exceed n, got {successes} and {n}")
+    low, high = _wilson(successes, n, z)
     value = successes / n if n else _NAN
     return Estimate(value=value, ci_low=low, ci_high=high, confidence=confidence)
 
@@ -357,33 +373,14 @@ def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
     return low, high
 
 
-def _z(confidence: float) -> float:
-    try:
-        level = float(confidence)
-    except (TypeError, ValueError):
-        level = _NAN
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
-    return float(stats.norm.ppf(0.5 + level / 2))
-
-
-def _scale_max(scale_max, smallest: int) -> int:
-    if isinstance(scale_max, bool) or int(scale_max) != scale_max or scale_max < smallest:
-        raise ValueError(f"scale_max must be a whole number >= {smallest}, got {scale_max!r}")
-    return int(scale_max)
+def _z(confidence) -> float:
+    """The normal quantile of a two-sided interval with coverage ``confidence``."""
+    return float(stats.norm.ppf(0.5 + check_confidence(confidence) / 2))
 
 
 def _answers(scores, low: int, high: int, name: str) -> np.ndarray:
-    """Answered values as a flat float array, checked to be on the scale."""
-    try:
-        x = np.asarray(scores, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} scores must be numbers (NaN for missing)") from None
+    """Answered values as a flat float array, checked to be whole numbers on the scale."""
+    x = as_float_array(scores, f"{name} scores").ravel()
     x = x[~np.isnan(x)]
-    bad = (x < low) | (x > high) | (x != np.round(x))
-    if bad.any():
-        raise ValueError(
-            f"{name} scores must be whole numbers from {low} to {high}; "
-            f"got {float(x[bad][0])!r} ({int(bad.sum())} value(s) off the scale)"
-        )
+    check_on_scale(x, low, high, f"{name} scores", whole=True)
     return x

@@ -35,6 +35,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import spsolve
 
+from scoring._validation import as_float_array, as_ids, check_same_length, encode_ids
+
 __all__ = ["RaterEffects", "rater_effects"]
 
 # Conjugate gradients stops when the residual of the reduced normal equations
@@ -136,8 +138,9 @@ def rater_effects(ratee, rater, value, ridge: float = 0.0) -> RaterEffects:
     Raises
     ------
     ValueError
-        Arrays not one-dimensional or of different lengths, ids that cannot
-        be sorted, infinite ratings, or a negative or non-finite ``ridge``.
+        Arrays not one-dimensional or of different lengths, NaN ids or ids
+        that cannot be sorted, ratings that are not numbers or are infinite,
+        or a negative or non-finite ``ridge``.
 
     Notes
     -----
@@ -182,24 +185,16 @@ def rater_effects(ratee, rater, value, ridge: float = 0.0) -> RaterEffects:
     >>> res.ratee_score.tolist(), res.rater_effect.tolist()
     ([3.0, 4.0], [1.0, -1.0])
     """
-    ratee_arr = _as_ids(ratee, "ratee")
-    rater_arr = _as_ids(rater, "rater")
-    y = np.asarray(value, dtype=float)
-    if y.ndim != 1:
-        raise ValueError(f"value must be one-dimensional, got shape {y.shape}")
-    if not len(ratee_arr) == len(rater_arr) == len(y):
-        raise ValueError(
-            "ratee, rater and value must have the same length, got "
-            f"{len(ratee_arr)}, {len(rater_arr)} and {len(y)}"
-        )
-    if np.isinf(y).any():
-        raise ValueError("value contains infinite ratings")
-    ridge = float(ridge)
-    if not (np.isfinite(ridge) and ridge >= 0.0):
+    ratee_arr = as_ids(ratee, "ratee")
+    rater_arr = as_ids(rater, "rater")
+    y = as_float_array(value, "value", ndim=1)
+    check_same_length(ratee=ratee_arr, rater=rater_arr, value=y)
+    ridge = float(as_float_array(ridge, "ridge", ndim=0, allow_nan=False))
+    if ridge < 0.0:
         raise ValueError(f"ridge must be a finite number >= 0, got {ridge}")
 
-    ratee_ids, ratee_code = _codes(ratee_arr, "ratee")
-    rater_ids, rater_code = _codes(rater_arr, "rater")
+    ratee_ids, ratee_code = encode_ids(ratee_arr, "ratee")
+    rater_ids, rater_code = encode_ids(rater_arr, "rater")
     answered = ~np.isnan(y)
     if not answered.all():
         ratee_code, rater_code, y = ratee_code[answered], rater_code[answered], y[answered]
@@ -256,46 +251,6 @@ def rater_effects(ratee, rater, value, ridge: float = 0.0) -> RaterEffects:
     )
 
 
-def _as_ids(ids, name: str) -> np.ndarray:
-    arr = np.asarray(ids)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN ids")
-    return arr
-
-
-def _codes(ids: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique ids and the code of each entry (its index among them)."""
-    if ids.dtype.kind in "iu" and len(ids):
-        # Dense integer codes (the usual case: database keys): a counting pass
-        # instead of np.unique's sort.
-        low, high = int(ids.min()), int(ids.max())
-        if high - low <= 4 * len(ids):
-            # Offsets in a dtype that cannot overflow (int8 spans 255, uint64
-            # values may exceed the int64 range).
-            wide = ids if ids.dtype.itemsize == 8 else ids.astype(np.int64)
-            offset = wide - wide.dtype.type(low)
-            present = np.zeros(high - low + 1, dtype=bool)
-            present[offset] = True
-            unique = np.flatnonzero(present).astype(wide.dtype) + wide.dtype.type(low)
-            lookup = np.cumsum(present) - 1
-            return unique.astype(ids.dtype), lookup[offset]
-    # np.unique(return_inverse=True) spelt out: for string ids it spends most
-    # of its time outside the sort, which this version avoids.
-    try:
-        order = np.argsort(ids)
-    except TypeError as exc:
-        raise ValueError(f"{name} ids must be mutually comparable: {exc}") from None
-    ordered = ids[order]
-    starts = np.empty(len(ids), dtype=bool)
-    starts[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    code = np.empty(len(ids), dtype=np.intp)
-    code[order] = np.cumsum(starts) - 1
-    return ordered[starts], code
-
-
 def _components(counts, ratee_n, rater_n):
     """Connected components of the bipartite rater-ratee graph."""
     n_ratees, n_raters = counts.shape
@@ -324,7 +279,9 @@ def _centre(b: np.ndarray, comp: np.ndarray, n_comp: int) -> np.ndarray:
     size = np.bincount(comp[inside], minlength=n_comp)
     total = np.bincount(comp[inside], weights=b[inside], minlength=n_comp)
     mean = total / np.maximum(size, 1)
-    return np.where(inside, b - mean[np.maximum(comp, 0)], 0.0)
+    centred = np.zeros_like(b)
+    centred[inside] = b[inside] - mean[comp[inside]]
+    return centred
 
 
 def _conjugate_gradients(matvec, rhs: np.ndarray, diag: np.ndarray) -> np.ndarray | None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from scoring._validation import as_float_array, check_choice, check_confidence, check_min_size
 from scoring.estimate import Estimate
 
 __all__ = ["CronbachAlpha", "ICCResult", "cronbach_alpha", "icc"]
@@ -185,10 +186,9 @@ def icc(ratings, *, confidence: float = 0.95, nan_policy: str = "raise") -> ICCR
     >>> round(r.icc3.ci_low, 3), round(r.icc3.ci_high, 3)
     (0.342, 0.946)
     """
-    x = _as_float_array(ratings, "ratings", ndim=2)
-    _check_confidence(confidence)
-    if nan_policy not in ("raise", "omit"):
-        raise ValueError(f"nan_policy must be 'raise' or 'omit', got {nan_policy!r}")
+    x = as_float_array(ratings, "ratings", ndim=2, layout="targets x raters")
+    confidence = check_confidence(confidence)
+    check_choice(nan_policy, "nan_policy", ("raise", "omit"))
     n_omitted = 0
     if np.isnan(x).any():
         if nan_policy == "raise":
@@ -200,10 +200,8 @@ def icc(ratings, *, confidence: float = 0.95, nan_policy: str = "raise") -> ICCR
         n_omitted = int(incomplete.sum())
         x = x[~incomplete]
     n, k = x.shape
-    if k < 2:
-        raise ValueError(f"need at least 2 raters (columns), got {k}")
-    if n < 2:
-        raise ValueError(f"need at least 2 targets (rows) with complete ratings, got {n}")
+    check_min_size(k, 2, "raters (columns)")
+    check_min_size(n, 2, "targets (rows) with complete ratings")
 
     ss_targets, ss_within, ss_raters, ss_error = _two_way_sums_of_squares(x)
     df_within, df_error = n * (k - 1), (n - 1) * (k - 1)
@@ -332,24 +330,20 @@ def cronbach_alpha(items, *, missing: str = "listwise", confidence: float = 0.95
     >>> round(a.value, 3), a.n_respondents, a.k_items
     (0.909, 6, 4)
     """
-    x = _as_float_array(items, "items", ndim=2)
-    _check_confidence(confidence)
-    if missing not in ("listwise", "pairwise"):
-        raise ValueError(f"missing must be 'listwise' or 'pairwise', got {missing!r}")
+    x = as_float_array(items, "items", ndim=2, layout="respondents x items")
+    confidence = check_confidence(confidence)
+    check_choice(missing, "missing", ("listwise", "pairwise"))
     k = x.shape[1]
-    if k < 2:
-        raise ValueError(f"need at least 2 items (columns), got {k}")
+    check_min_size(k, 2, "items (columns)")
     answered = ~np.isnan(x)
     if missing == "listwise":
         complete = answered.all(axis=1)
         x, answered = x[complete], answered[complete]
         n = x.shape[0]
-        if n < 2:
-            raise ValueError(f"need at least 2 respondents who answered every item, got {n}")
+        check_min_size(n, 2, "respondents who answered every item")
     else:
         n = int(answered.any(axis=1).sum())
-        if n < 2:
-            raise ValueError(f"need at least 2 respondents with an answer, got {n}")
+        check_min_size(n, 2, "respondents with an answer")
 
     with np.errstate(divide="ignore", invalid="ignore"):
         # Centre every item on the mean of its answers (covariances are
@@ -472,32 +466,6 @@ def _ratio(numerator, denominator, scale):
     return numerator / denominator
 
 
-def _check_confidence(confidence: float) -> None:
-    if not (isinstance(confidence, int | float | np.floating) and 0.0 < confidence < 1.0):
-        raise ValueError(
-            f"confidence must be a number strictly between 0 and 1, got {confidence!r}"
-        )
-
-
 def _finite_or_nan(value) -> float:
     value = float(value)
     return value if np.isfinite(value) else float("nan")
-
-
-def _as_float_array(data, name: str, *, ndim: int) -> np.ndarray:
-    """``data`` as a float64 array of ``ndim`` dimensions with NaN for missing.
-
-    Shared by the functions of :mod:`scoring.reliability` and
-    :mod:`scoring.agreement`; raises ValueError for anything else.
-    """
-    arr = np.asarray(data)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must be numeric with NaN for a missing value, got dtype {arr.dtype}"
-        )
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=False)
-    if np.isinf(arr).any():
-        raise ValueError(f"{name} contains infinite values")
-    return arr

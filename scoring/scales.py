@@ -19,6 +19,15 @@ import numbers
 
 import numpy as np
 
+from scoring._validation import (
+    as_float_array,
+    as_ids,
+    check_min_size,
+    check_on_scale,
+    check_same_length,
+    encode_ids,
+)
+
 __all__ = ["pomp", "reverse_key", "scale_score", "within_rater_z"]
 
 
@@ -41,7 +50,8 @@ def reverse_key(values, scale_min, scale_max) -> np.ndarray:
     Raises
     ------
     ValueError
-        ``scale_min >= scale_max`` or an answer outside the scale.
+        ``scale_min >= scale_max``, a non-finite scale end, or an answer
+        that is not a number (NaN = missing is fine) or lies outside the scale.
 
     Examples
     --------
@@ -77,7 +87,8 @@ def pomp(values, scale_min, scale_max) -> np.ndarray:
     Raises
     ------
     ValueError
-        ``scale_min >= scale_max`` or a value outside the scale.
+        ``scale_min >= scale_max``, a non-finite scale end, or a value that
+        is not a number (NaN = missing is fine) or lies outside the scale.
 
     References
     ----------
@@ -123,26 +134,18 @@ def within_rater_z(rater, value) -> np.ndarray:
     Raises
     ------
     ValueError
-        Arrays not one-dimensional or of different lengths, or ids that
-        cannot be sorted.
+        Arrays not one-dimensional or of different lengths, a value that is
+        not a number or is infinite, NaN ids, or ids that cannot be sorted.
 
     Examples
     --------
     >>> within_rater_z(["a", "a", "a", "b", "b"], [1, 2, 3, 4, 4]).tolist()
     [-1.0, 0.0, 1.0, nan, nan]
     """
-    ids = np.asarray(rater)
-    x = np.asarray(value, dtype=float)
-    if ids.ndim != 1 or x.ndim != 1 or len(ids) != len(x):
-        raise ValueError(
-            "rater and value must be one-dimensional and of the same length, got shapes "
-            f"{ids.shape} and {x.shape}"
-        )
-    try:
-        _, code = np.unique(ids, return_inverse=True)
-    except TypeError as exc:
-        raise ValueError(f"rater ids must be mutually comparable: {exc}") from None
-    code = code.ravel()
+    ids = as_ids(rater, "rater")
+    x = as_float_array(value, "value", ndim=1)
+    check_same_length(rater=ids, value=x)
+    _, code = encode_ids(ids, "rater")
     answered = ~np.isnan(x)
     filled = np.where(answered, x, 0.0)
     count = np.bincount(code, weights=answered.astype(float))
@@ -181,8 +184,9 @@ def scale_score(items, *, min_answered: int | float = 0.5) -> np.ndarray:
     Raises
     ------
     ValueError
-        ``items`` not two-dimensional, no items, or ``min_answered`` not a
-        count in 1…k or a fraction in (0, 1].
+        ``items`` not a two-dimensional numeric array, an infinite value,
+        no items, or ``min_answered`` not a count in 1…k or a fraction in
+        (0, 1].
 
     Examples
     --------
@@ -190,15 +194,9 @@ def scale_score(items, *, min_answered: int | float = 0.5) -> np.ndarray:
     >>> scale_score([[4, 5, nan, 3], [nan, nan, 2, nan]], min_answered=2).tolist()
     [4.0, nan]
     """
-    try:
-        x = np.asarray(items, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError("items must be numeric (NaN for missing)") from None
-    if x.ndim != 2 or x.shape[1] == 0:
-        raise ValueError(
-            f"items must be two-dimensional (respondents x items), got shape {x.shape}"
-        )
+    x = as_float_array(items, "items", ndim=2, layout="respondents x items")
     k = x.shape[1]
+    check_min_size(k, 1, "item (column)")
     required = _required_answers(min_answered, k)
     answered = ~np.isnan(x)
     m = answered.sum(axis=1)
@@ -223,24 +221,18 @@ def _required_answers(min_answered, k: int) -> int:
 
 
 def _on_scale(values, scale_min, scale_max):
+    """``values`` and the scale ends as float arrays, checked against each other."""
+    x = as_float_array(values, "values")
+    low = as_float_array(scale_min, "scale_min", allow_nan=False)
+    high = as_float_array(scale_max, "scale_max", allow_nan=False)
     try:
-        x = np.asarray(values, dtype=float)
-        low = np.asarray(scale_min, dtype=float)
-        high = np.asarray(scale_max, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError("values, scale_min and scale_max must be numeric") from None
-    if not (np.isfinite(low).all() and np.isfinite(high).all() and (low < high).all()):
-        raise ValueError(
-            f"scale_min must be finite and below scale_max, got {scale_min!r} and {scale_max!r}"
-        )
-    try:
-        off = (x < low) | (x > high)
+        ordered = bool((low < high).all())
     except ValueError:
+        ordered = False  # shapes that do not broadcast against each other
+    if not ordered:
         raise ValueError(
-            f"scale_min/scale_max of shapes {low.shape}/{high.shape} do not broadcast "
-            f"against values of shape {x.shape}"
-        ) from None
-    if off.any():
-        bad = np.broadcast_to(x, off.shape)[off]
-        raise ValueError(f"{bad.size} value(s) outside the scale, e.g. {float(bad[0])!r}")
+            f"scale_min must be below scale_max (element by element), got {scale_min!r} "
+            f"and {scale_max!r}"
+        )
+    check_on_scale(x, low, high, "values")
     return x, low, high

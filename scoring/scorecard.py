@@ -15,6 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoring._validation import (
+    as_float_array,
+    check_choice,
+    check_min_size,
+    check_on_scale,
+)
+
 __all__ = [
     "DEFAULT_GRADE_BANDS",
     "Composite",
@@ -103,8 +110,10 @@ def kpi_score(value, target, floor, direction: str = "higher") -> np.ndarray:
     Raises
     ------
     ValueError
-        Unknown direction, a non-finite target or floor, or a floor on the
-        wrong side of (or equal to) the target.
+        Unknown direction, a value that is not a number or is infinite
+        (NaN = no data is fine), a non-finite target or floor, shapes that do
+        not broadcast, or a floor on the wrong side of (or equal to) the
+        target.
 
     Examples
     --------
@@ -113,16 +122,17 @@ def kpi_score(value, target, floor, direction: str = "higher") -> np.ndarray:
     >>> kpi_score([12, 24, 36, 48], target=24, floor=48, direction="lower").tolist()
     [100.0, 100.0, 50.0, 0.0]
     """
-    if direction not in ("higher", "lower"):
-        raise ValueError(f"direction must be 'higher' or 'lower', got {direction!r}")
+    check_choice(direction, "direction", ("higher", "lower"))
+    x = as_float_array(value, "value")
+    top = as_float_array(target, "target", allow_nan=False)
+    bottom = as_float_array(floor, "floor", allow_nan=False)
     try:
-        x = np.asarray(value, dtype=float)
-        top = np.asarray(target, dtype=float)
-        bottom = np.asarray(floor, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError("value, target and floor must be numeric") from None
-    if not (np.isfinite(top).all() and np.isfinite(bottom).all()):
-        raise ValueError("target and floor must be finite numbers")
+        np.broadcast_shapes(x.shape, top.shape, bottom.shape)
+    except ValueError:
+        raise ValueError(
+            f"value, target and floor must broadcast against each other, got shapes "
+            f"{x.shape}, {top.shape} and {bottom.shape}"
+        ) from None
     wrong = bottom >= top if direction == "higher" else bottom <= top
     if np.any(wrong):
         side = "below" if direction == "higher" else "above"
@@ -183,7 +193,8 @@ def weighted_composite(scores, weights) -> Composite:
     Parameters
     ----------
     scores : array_like, shape (k,)
-        KPI scores (0–100), NaN for "no data".
+        KPI scores on 0–100 (as :func:`kpi_score` gives them), NaN for "no
+        data".
     weights : array_like, shape (k,)
         Non-negative weights, any total (percent or fractions); see
         :func:`validate_weights` for the configuration check.
@@ -196,8 +207,8 @@ def weighted_composite(scores, weights) -> Composite:
     Raises
     ------
     ValueError
-        Shapes differ or are not one-dimensional, or a weight is negative,
-        non-finite, or all weights are 0.
+        Shapes differ or are not one-dimensional, a score outside 0–100 (or
+        infinite), or a weight is negative, non-finite, or all weights are 0.
 
     Examples
     --------
@@ -206,14 +217,12 @@ def weighted_composite(scores, weights) -> Composite:
     (83.3333333333, [1], True)
     """
     w = _weights(weights)
-    try:
-        s = np.asarray(scores, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError("scores must be numeric (NaN for no data)") from None
+    s = as_float_array(scores, "scores")
     if s.shape != w.shape:
         raise ValueError(
             f"scores and weights must have the same shape, got {s.shape} and {w.shape}"
         )
+    check_on_scale(s, 0.0, 100.0, "scores")
     if not w.sum() > 0:
         raise ValueError("at least one weight must be positive")
     available = ~np.isnan(s)
@@ -314,12 +323,8 @@ def grade(score: float, bands=DEFAULT_GRADE_BANDS) -> GradeBand | None:
 
 
 def _weights(weights) -> np.ndarray:
-    try:
-        w = np.asarray(weights, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError("weights must be numeric") from None
-    if w.ndim != 1 or w.size == 0:
-        raise ValueError(f"weights must be a non-empty one-dimensional array, got shape {w.shape}")
+    w = as_float_array(weights, "weights", ndim=1, layout="one per KPI")
+    check_min_size(w.size, 1, "weight")
     if not np.isfinite(w).all() or (w < 0).any():
         raise ValueError("weights must be finite and non-negative")
     return w

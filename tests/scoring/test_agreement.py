@@ -1,6 +1,5 @@
 """krippendorff_alpha, fleiss_kappa, rwg, rwg_j: published examples, references, properties."""
 
-import doctest
 import warnings
 
 import krippendorff
@@ -142,10 +141,6 @@ def test_rwg_j_truncation_rule_sets_zero_when_mean_variance_exceeds_uniform():
     assert np.var(two, axis=0, ddof=1).mean() > 2.0
     assert rwg_j(two, 5) == 0.0
     assert rwg_j(np.hstack([two, two]), 5) == 0.0
-
-
-def test_docstring_examples_run():
-    assert doctest.testmod(scoring.agreement).failed == 0
 
 
 # --- against the krippendorff package and statsmodels ----------------------------------------
@@ -353,10 +348,58 @@ def test_fleiss_kappa_rejects_bad_input(counts, message):
         (lambda: rwg([1, 2], True), "at least 2"),
         (lambda: rwg([1, 2], 5, scale_min=nan), "scale_min"),
         (lambda: rwg_j([1, 2], 5), "2-dimensional"),
-        (lambda: rwg_j(np.zeros((3, 0)), 5), "at least one item"),
+        (lambda: rwg_j(np.zeros((3, 0)), 5), "at least 1 item"),
         (lambda: rwg_j([[1, 2], [3, 8]], 7), "7-point scale"),
     ],
 )
 def test_rwg_rejects_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    ratings=st.tuples(st.integers(1, 8), st.integers(1, 6)).flatmap(
+        lambda shape: hnp.arrays(
+            np.float64, shape, elements=st.one_of(st.integers(1, 5).map(float), st.just(nan))
+        )
+    ),
+    order=st.data(),
+)
+def test_rwg_and_rwg_j_do_not_depend_on_the_order_of_raters_or_items(ratings, order):
+    raters = order.draw(st.permutations(range(ratings.shape[0])))
+    items = order.draw(st.permutations(range(ratings.shape[1])))
+    shuffled = ratings[np.ix_(raters, items)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(
+            rwg_j(shuffled, 5), rwg_j(ratings, 5), rtol=1e-12, atol=1e-12, equal_nan=True
+        )
+        np.testing.assert_allclose(
+            rwg(shuffled[:, 0], 5),
+            rwg(ratings[:, items[0]], 5),
+            rtol=1e-12,
+            atol=1e-12,
+            equal_nan=True,
+        )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    codes=hnp.arrays(
+        np.int64, st.tuples(st.integers(1, 15), st.integers(2, 6)), elements=st.integers(1, 4)
+    ),
+    order=st.data(),
+)
+def test_fleiss_kappa_does_not_depend_on_subject_order(codes, order):
+    counts = _counts(codes, 4)
+    subjects = order.draw(st.permutations(range(counts.shape[0])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(
+            fleiss_kappa(counts[list(subjects)]),
+            fleiss_kappa(counts),
+            rtol=1e-12,
+            atol=1e-15,
+            equal_nan=True,
+        )

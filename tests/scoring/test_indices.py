@@ -236,3 +236,19 @@ def test_ces_is_bounded_and_inside_its_interval(case):
     assert res.ci_low <= res.value <= res.ci_high
     agree = res.percent_agree
     assert 0.0 <= agree.ci_low <= agree.value <= agree.ci_high <= 100.0
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "message"),
+    [(-1, 4, "successes"), (2, -1, "n must be"), (True, 4, "successes"), (1, 2.5, "n must be")],
+)
+def test_wilson_interval_rejects_bad_counts(successes, n, message):
+    with pytest.raises(ValueError, match=message):
+        wilson_interval(successes, n)
+
+
+def test_confidence_is_checked_by_every_index():
+    for index in (nps, csat, ces):
+        with pytest.raises(ValueError, match="confidence"):
+            index([5], confidence=1.5)
+    assert nps([10], confidence=np.float64(0.9)).confidence == 0.9

@@ -222,7 +222,7 @@ def test_string_and_sparse_integer_ids_are_supported():
     ("ratee", "rater", "value", "ridge", "message"),
     [
         ([0, 1], [0], [1.0, 2.0], 0.0, "same length"),
-        ([[0, 1]], [[0, 1]], [[1.0, 2.0]], 0.0, "one-dimensional"),
+        ([[0, 1]], [[0, 1]], [[1.0, 2.0]], 0.0, "1-dimensional"),
         ([0, 1], [0, 1], [1.0, np.inf], 0.0, "infinite"),
         ([0, 1], [0, 1], [1.0, 2.0], -1.0, "ridge"),
         ([0, 1], [0, 1], [1.0, 2.0], np.nan, "ridge"),
@@ -304,3 +304,27 @@ def test_integer_codes_of_any_width_and_float_ids_map_to_sorted_ids(ids):
     by_id = dict(zip(res.ratee_ids.tolist(), res.ratee_score.tolist(), strict=True))
     assert by_id[ids[0].item()] == pytest.approx(3.0)
     assert by_id[ids[1].item()] == pytest.approx(4.0)
+
+
+def test_all_ratings_missing_gives_nan_for_everyone_without_warnings():
+    res = rater_effects([0, 1, 1], ["a", "b", "a"], [np.nan, np.nan, np.nan])
+    assert np.isnan(res.ratee_score).all() and np.isnan(res.rater_effect).all()
+    assert res.n_components == 0
+    np.testing.assert_array_equal(res.ratee_component, [-1, -1])
+    np.testing.assert_array_equal(res.rater_n, [0, 0])
+    ridge = rater_effects([0], [0], [np.nan], ridge=1.0)
+    assert np.isnan(ridge.rater_effect).all()
+
+
+@pytest.mark.parametrize(
+    ("value", "ridge", "message"),
+    [
+        (["4", "5"], 0.0, "value must be numeric"),
+        ([4.0, 5.0], "a", "ridge must be numeric"),
+        ([4.0, 5.0], np.inf, "ridge must be finite"),
+        ([4.0, 5.0], [1.0, 2.0], "ridge must be 0-dimensional"),
+    ],
+)
+def test_bad_values_and_ridge_name_the_argument(value, ridge, message):
+    with pytest.raises(ValueError, match=message):
+        rater_effects([0, 1], [0, 0], value, ridge=ridge)

@@ -1,7 +1,6 @@
 """icc and cronbach_alpha: published examples, pingouin, properties, bad input."""
 
 import dataclasses
-import doctest
 import warnings
 
 import numpy as np
@@ -142,10 +141,6 @@ def test_cronbach_alpha_equals_icc3k_with_its_interval():
     assert alpha.ci_high == pytest.approx(icc3k.ci_high, abs=1e-12)
     assert alpha.value == pytest.approx(0.91, abs=0.005)
     assert (alpha.n_respondents, alpha.k_items) == (6, 4)
-
-
-def test_docstring_examples_run():
-    assert doctest.testmod(scoring.reliability).failed == 0
 
 
 # --- against pingouin and an independent F-distribution computation -------------------------
@@ -474,3 +469,23 @@ def test_icc_rejects_bad_input(ratings, kwargs, message):
 def test_cronbach_alpha_rejects_bad_input(items, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cronbach_alpha(items, **kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(items=ratings_matrices)
+def test_alpha_of_a_duplicated_scale(items):
+    # Asking every question twice: the covariance matrix becomes [[C, C], [C, C]],
+    # so tr -> 2 tr C and the total variance -> 4 1'C1, which gives exactly
+    # alpha' = (k + (k - 1) alpha) / (2k - 1) (each copy correlates perfectly
+    # with its item, so this is more than Spearman-Brown's 2 alpha / (1 + alpha)).
+    k = items.shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        alpha = cronbach_alpha(items).value
+        doubled = cronbach_alpha(np.hstack([items, items])).value
+    if np.isnan(alpha):
+        assert np.isnan(doubled)
+    else:
+        expected = (k + (k - 1) * alpha) / (2 * k - 1)
+        assert doubled == pytest.approx(expected, rel=1e-9, abs=1e-9)
+        assert doubled >= alpha - 1e-12  # alpha' - alpha = k (1 - alpha) / (2k - 1)

@@ -33,7 +33,7 @@ def test_pomp_puts_any_scale_on_0_to_100():
 
 @pytest.mark.parametrize("transform", [reverse_key, pomp])
 def test_scale_transforms_reject_values_off_the_scale_and_bad_scales(transform):
-    with pytest.raises(ValueError, match="outside the scale"):
+    with pytest.raises(ValueError, match="off the scale"):
         transform([0, 3], 1, 5)
     with pytest.raises(ValueError, match="below scale_max"):
         transform([3], 5, 5)
@@ -102,7 +102,30 @@ def test_scale_score_rejects_bad_minimum(min_answered):
 
 
 def test_scale_score_rejects_non_matrix():
-    with pytest.raises(ValueError, match="two-dimensional"):
+    with pytest.raises(ValueError, match="2-dimensional"):
         scale_score([1, 2, 3])
-    with pytest.raises(ValueError, match="two-dimensional"):
+    with pytest.raises(ValueError, match="at least 1 item"):
         scale_score(np.empty((3, 0)))
+
+
+def test_within_rater_z_rejects_nan_ids_and_infinite_values():
+    with pytest.raises(ValueError, match="rater contains NaN ids"):
+        within_rater_z([1.0, nan], [1.0, 2.0])
+    with pytest.raises(ValueError, match="value contains infinite"):
+        within_rater_z([1, 1], [1.0, np.inf])
+    with pytest.raises(ValueError, match="1-dimensional"):
+        within_rater_z([[1, 1]], [1.0, 2.0])
+
+
+def test_scale_score_rejects_infinite_answers():
+    with pytest.raises(ValueError, match="items contains infinite"):
+        scale_score([[1, np.inf], [2, 3]])
+
+
+def test_scale_ends_must_be_finite_and_compatible():
+    with pytest.raises(ValueError, match="scale_min must be finite"):
+        pomp([3], nan, 5)
+    with pytest.raises(ValueError, match="scale_max must be finite"):
+        reverse_key([3], 1, np.inf)
+    with pytest.raises(ValueError, match="below scale_max"):
+        pomp([[3, 3, 3]], [1, 1], [5, 5, 5])

@@ -106,7 +106,7 @@ def test_weighted_composite_without_any_data_is_nan():
         ([1, 2], [1, nan], "non-negative"),
         ([1, 2], [0, 0], "positive"),
         ([1, 2], [1, 2, 3], "same shape"),
-        ([[1, 2]], [[1, 2]], "one-dimensional"),
+        ([[1, 2]], [[1, 2]], "1-dimensional"),
     ],
 )
 def test_weighted_composite_rejects_bad_weights(scores, weights, message):
@@ -122,7 +122,7 @@ def test_validate_weights_requires_a_total_of_100_percent():
         validate_weights([40, 30, 20])
     with pytest.raises(ValueError, match="non-negative"):
         validate_weights([110, -10])
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(ValueError, match="at least 1 weight"):
         validate_weights([])
 
 
@@ -199,3 +199,16 @@ def test_grade_bands_are_configurable():
 def test_invalid_grade_bands_are_rejected(bands):
     with pytest.raises(ValueError):
         validate_grade_bands(bands)
+
+
+@pytest.mark.parametrize("scores", [[101, 50], [-0.5, 50], [np.inf, 50]])
+def test_weighted_composite_rejects_scores_off_the_0_to_100_scale(scores):
+    with pytest.raises(ValueError, match="scores"):
+        weighted_composite(scores, [1, 1])
+
+
+def test_kpi_score_rejects_shapes_that_do_not_broadcast_and_infinite_values():
+    with pytest.raises(ValueError, match="broadcast"):
+        kpi_score([1, 2, 3], target=[90, 90], floor=70)
+    with pytest.raises(ValueError, match="value contains infinite"):
+        kpi_score(np.inf, target=90, floor=70)
