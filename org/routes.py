@@ -136,7 +136,13 @@ def change_password():
             form_error(form, exc)
         else:
             # The epoch changed: log in again with the new session id.
-            login_user(current_user._get_current_object(), fresh=True)
+            # Keep "remember me" on this device: reissue its cookie with the new epoch.
+            cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            login_user(
+                current_user._get_current_object(),
+                remember=cookie in request.cookies,
+                fresh=True,
+            )
             db.session.commit()
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("org.home"))

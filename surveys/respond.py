@@ -168,6 +168,24 @@ def save(slug: str):
         db.session.commit()
         return _redirect_with_cookie(campaign, "respond.answer", new_token)
 
+    # Without JavaScript a question that depends on an answer on this same page
+    # appears only after the page is sent: show the page again with it instead of
+    # moving on (and don't count it as unanswered yet).
+    shown_before = {q.key for q in qdef.visible_questions(page, answers)}
+    newly_shown = {q.key for q in qdef.visible_questions(page, merged)} - shown_before
+    if newly_shown and not newly_shown & set(page_answers):
+        errors = {
+            key: messages
+            for key, messages in errors.items()
+            if not any(key == k or key.startswith(f"{k}-") for k in newly_shown)
+        }
+        if not errors:
+            services.save_page(
+                response, page.key, page_answers, next_page=page.key, seconds=seconds
+            )
+            db.session.commit()
+            return _redirect_with_cookie(campaign, "respond.answer", new_token)
+
     if errors:
         if new_token is not None:
             db.session.commit()  # keep the fresh response so the cookie is valid

@@ -11,6 +11,7 @@ import os
 import uuid
 
 import pytest
+from flask import g, request_started
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -27,10 +28,19 @@ def app():
             db.drop_all()
         db.create_all()
         db.session.configure(join_transaction_mode="create_savepoint")
+        request_started.connect(_like_a_new_request, app)
         yield app
         db.session.remove()
         if db.engine.dialect.name == "postgresql":
             db.drop_all()
+
+
+def _like_a_new_request(sender, **extra):
+    """Requests reuse the test's app context: give each a fresh ``g`` (Flask-Login's
+    user, Flask-Babel's locale) and commit the test's setup (a savepoint release), so a
+    route's rollback undoes only its own work."""
+    g.__dict__.clear()
+    db.session.commit()
 
 
 @pytest.fixture(autouse=True)

@@ -92,6 +92,14 @@ def test_compiled_catalogue_is_up_to_date(catalog):
     write_mo(fresh, catalog)
     fresh.seek(0)
     expected = read_mo(fresh)
-    have = {m.id: m.string for m in compiled if m.id}
-    want = {m.id: m.string for m in expected if m.id}
+    def entries(catalogue):
+        return {
+            tuple(m.id) if isinstance(m.id, list | tuple) else m.id: (
+                tuple(m.string) if isinstance(m.string, list | tuple) else m.string
+            )
+            for m in catalogue
+            if m.id
+        }
+
+    have, want = entries(compiled), entries(expected)
     assert have == want, "translations/zh_CN/.../messages.mo is stale: run `make i18n-compile`"

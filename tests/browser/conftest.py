@@ -44,8 +44,21 @@ def browser():
         browser.close()
 
 
+class Live:
+    """The live server: its base ``url`` and its ``app`` (to prepare data directly)."""
+
+    def __init__(self, url, app):
+        self.url = url
+        self.app = app
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
+def live_server(live):
+    return live.url
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory):
     """The app served on 127.0.0.1 at a free port, database migrated and demo loaded."""
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
@@ -70,7 +83,7 @@ def live_server(tmp_path_factory):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield Live(f"http://127.0.0.1:{server.server_port}", app)
     server.shutdown()
     thread.join(timeout=5)
     with app.app_context():

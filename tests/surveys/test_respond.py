@@ -210,3 +210,19 @@ def test_hostile_question_text_and_answers_are_escaped(client, factory):
     client.post(_url(campaign), data={"page": "more", "action": "next", "q-channel": "phone"})
     html = client.get(_url(campaign)).get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_question_revealed_by_an_answer_on_the_same_page_is_shown_before_moving_on(
+    client, factory
+):
+    campaign = factory.campaign()
+    r = _post(client, campaign, "about", csat="1")
+    assert r.status_code == 303
+    html = client.get(_url(campaign)).get_data(as_text=True)
+    assert "What went wrong?" in html  # still page 1, now with the follow-up
+    assert "How did you contact us?" not in html
+    _post(client, campaign, "about", csat="1", why="Nobody called back")
+    html = client.get(_url(campaign)).get_data(as_text=True)
+    assert "How did you contact us?" in html
+    [response] = _responses(campaign)
+    assert _stored(response)[("why", "")] == (None, "Nobody called back")

@@ -1,38 +1,27 @@
 """Test plumbing at the level of the Flask app.
 
-:func:`isolated_requests` works around three gaps of ``tests/conftest.py``
-(reported to its owner; drop this once the conftest does it itself):
+:func:`isolated_requests` closes two gaps of ``tests/conftest.py`` (reported to
+its owner; drop this helper once the conftest does the same). The conftest keeps
+one app context pushed for the whole test so that requests share the test's
+transaction; Flask reuses that context, its session and its ``g`` for every
+test-client request. So:
 
-* **Real rollback on SQLite.** pysqlite does not emit ``BEGIN`` for
-  ``connection.begin()``; the session's first ``SAVEPOINT`` then *starts* the
-  SQLite transaction, and the route's ``commit()`` (``RELEASE`` of that
-  outermost savepoint) is a real ``COMMIT`` -- rows leak into later tests. An
-  explicit ``BEGIN`` on the test's connection makes every savepoint nested.
-* **A fresh ``flask.g`` per request.** The conftest keeps one app context pushed
-  for the whole test so that requests share the test's transaction; Flask then
-  reuses that context for every request, and with it ``g`` -- where Flask-Login
-  caches the current user and Flask-Babel the locale. Without a fresh ``g`` a
-  second client (or a second login) in the same test acts as whoever made the
-  first request.
-* **The test's data is committed before a request.** The request uses the
-  test's own session, so a route's ``db.session.rollback()`` (after refused
-  input) also undid everything the test had set up with the factory. Committing
-  at the start of each request (a savepoint release inside the test's
-  transaction) makes the setup what it is in real life: data already there.
+* **each request gets a fresh ``g``** -- Flask-Login caches the current user
+  there and Flask-Babel the locale; otherwise a second client (or a second
+  login) in the same test acts as whoever made the first request;
+* **the test's data is committed before each request** (a savepoint release
+  inside the test's transaction) -- otherwise a route's ``db.session.rollback()``
+  after refused input also undoes everything the test set up with the factory.
 
-:func:`sibling_app` builds a second Orbit app inside a test, on the test's own
-database connection.
-
-Some behaviour depends on settings the shared test app cannot have (CSRF on,
-rate limits on, a broken database). :func:`sibling_app` builds such an app and
-points its default engine at the connection the conftest opened for the current
+:func:`sibling_app` builds a second Orbit app inside a test for settings the
+shared test app cannot have (CSRF on, rate limits on, a proxy in front). Its
+default engine is pointed at the connection the conftest opened for the current
 test, so data made with the ``factory`` fixture is visible to it and everything
-is rolled back at the end, on SQLite and PostgreSQL alike.
+is rolled back at the end, on SQLite and PostgreSQL alike; no real commit.
 
-Extensions are module-level objects shared by every app of the process; the
-rate limiter in particular keeps ``enabled`` and its storage on the extension
-object, so :func:`rate_limiter_restored` puts them back afterwards (see the
-report on the limiter leaking between apps in ``tests/web/test_auth.py``).
+Extensions are module-level objects shared by every app of the process, and
+Flask-Limiter keeps its switch, storage and default limits on the extension
+object; :func:`rate_limiter_restored` puts them back after building an app.
 """
 
 from __future__ import annotations
@@ -50,12 +39,8 @@ _LIMITER_STATE = ("enabled", "_storage", "_limiter", "initialized")
 
 @contextmanager
 def isolated_requests(app: Flask) -> Iterator[None]:
-    """Really begin the test's transaction on SQLite and start each request of
-    ``app`` with an empty ``g``, as a real server does."""
-    with app.app_context():
-        connection = db.engines[None]
-        if connection.dialect.name == "sqlite" and not connection.connection.in_transaction:
-            connection.exec_driver_sql("BEGIN")
+    """Start each test-client request of ``app`` as a real server would: empty
+    ``g``, and what the test set up already committed."""
 
     def _like_a_new_request(sender, **extra):
         g.__dict__.clear()

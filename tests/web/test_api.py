@@ -119,7 +119,7 @@ def test_openapi_document_lists_the_endpoints_and_the_key_schemes(client):
     assert (schemes["bearerAuth"]["type"], schemes["bearerAuth"]["scheme"]) == ("http", "bearer")
     assert schemes["apiKeyHeader"]["name"] == "X-API-Key"
     assert {"bearerAuth": []} in spec["security"]
-    assert {t["name"] for t in spec["tags"]} == {"people", "teams", "vendors"}
+    assert {"people", "teams", "vendors"} <= {t["name"] for t in spec["tags"]}
     post = paths["/api/v1/people"]["post"]
     assert {"400", "401", "403", "422"} <= set(post["responses"])
     # passwords never appear in the API
