@@ -19,7 +19,7 @@ def test_admin_logs_in_switches_to_chinese_and_logs_out(page):
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     screenshot(page, "home-zh")
 
-    page.get_by_role("link", name="人员").click()
+    nav.get_by_role("link", name="人员").click()
     assert page.get_by_role("heading", name="人员").is_visible()
     screenshot(page, "people-zh")
 
