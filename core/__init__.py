@@ -104,12 +104,14 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from core.extensions import api
     from core.health import bp as health_bp
     from core.i18n import bp as i18n_bp
     from org.api import register_api
     from org.apikey_routes import bp as apikeys_bp
     from org.orgchart_routes import bp as orgchart_bp
     from org.routes import bp as org_bp
+    from surveys.api import register_survey_api
     from surveys.builder_routes import bp as builder_bp
     from surveys.respond import bp as respond_bp
     from surveys.routes import bp as surveys_bp
@@ -123,3 +125,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(builder_bp)
     app.register_blueprint(respond_bp)
     register_api(app)
+    register_survey_api(api)

@@ -64,7 +64,8 @@ PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 
 API_DESCRIPTION = """\
-Read and change Orbit's people, teams and vendors.
+Read and change Orbit's people, teams and vendors, questionnaires and their
+versions, open survey links and the responses collected through them.
 
 **Authentication.** Send an API key with every request, as
 `Authorization: Bearer <key>` (or `X-API-Key: <key>`). Administrators create and
@@ -76,8 +77,8 @@ key's name. Logging in to the web interface does not authenticate API calls.
 **Errors** always have the same JSON body:
 `{"code": 400, "status": "Bad Request", "message": "…", "errors": {"email": ["…"]}}`
 (`errors` only when some input is invalid: it maps each field to its messages).
-401: no valid key; 403: the key may not do this; 404: no such object; 409: the data
-changed meanwhile; 422: the request does not have the documented shape;
+401: no valid key; 403: the key may not do this; 404: no such object; 409: the object's
+state forbids this (a closed link, nothing to publish) or the data changed meanwhile; 422: the request does not have the documented shape;
 400: the request breaks a rule (e.g. an email already in use); 429: too many requests.
 
 **Lists** are paginated with `page` and `page_size` (at most 100); the
@@ -91,7 +92,7 @@ SECURITY_SCHEMES = {
         "type": "http",
         "scheme": "bearer",
         "description": "An Orbit API key, `orb_<prefix>_<secret>`. Read keys may only GET; "
-        "write keys may also POST and PATCH.",
+        "write keys may also POST, PUT, PATCH and DELETE.",
     },
     "apiKeyHeader": {
         "type": "apiKey",
@@ -130,7 +131,8 @@ class ArgumentsParser(FlaskParser):
         raise exc
 
 
-def _actor() -> ApiActor:
+def current_actor() -> ApiActor:
+    """The API key's actor of the current request (set by the authentication)."""
     return g.api_actor
 
 
@@ -207,7 +209,8 @@ class ApiBlueprint(Blueprint):
         limiter.shared_limit(_rate_limit, scope="api", key_func=get_remote_address)(self)
 
 
-def _page(query, pagination_parameters):
+def page_items(query, pagination_parameters):
+    """The items of the requested page of ``query``; sets the total for ``X-Pagination``."""
     page = db.paginate(
         query,
         page=pagination_parameters.page,
@@ -263,14 +266,14 @@ def resource_blueprint(res: OrgResource) -> ApiBlueprint:
     @blp.response(200, res.schema(many=True))
     @blp.paginate(page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
     def list_(query, pagination_parameters):
-        return _page(res.search(_actor(), **query), pagination_parameters)
+        return page_items(res.search(current_actor(), **query), pagination_parameters)
 
     @blp.route("", methods=["POST"], endpoint="create")
     @doc(res.create_doc, f"create_{res.noun}")
     @blp.arguments(res.create_schema)
     @blp.response(201, res.schema)
     def create(data):
-        obj = res.create(_actor(), **data)
+        obj = res.create(current_actor(), **data)
         return obj, {"Location": url_for(f"{res.name}.get", **{id_name: obj.id})}
 
     @blp.route(item, methods=["GET"], endpoint="get")
@@ -278,7 +281,7 @@ def resource_blueprint(res: OrgResource) -> ApiBlueprint:
     @blp.response(200, res.schema)
     @not_found
     def get(**path):
-        return res.load(_actor(), path[id_name])
+        return res.load(current_actor(), path[id_name])
 
     @blp.route(item, methods=["PATCH"], endpoint="update")
     @doc(res.update_doc, f"update_{res.noun}")
@@ -286,9 +289,9 @@ def resource_blueprint(res: OrgResource) -> ApiBlueprint:
     @blp.response(200, res.schema)
     @not_found
     def update(data, **path):
-        obj = res.load(_actor(), path[id_name])
+        obj = res.load(current_actor(), path[id_name])
         current = {name: data.get(name, getattr(obj, name)) for name in res.fields}
-        return res.update(_actor(), obj, **current)
+        return res.update(current_actor(), obj, **current)
 
     for active, verb, text in (
         (False, "deactivate", f"Deactivate a {res.noun}\n\nNothing is deleted: the "
@@ -298,8 +301,8 @@ def resource_blueprint(res: OrgResource) -> ApiBlueprint:
     ):
 
         def set_active(_active=active, **path):
-            obj = res.load(_actor(), path[id_name])
-            return res.set_active(_actor(), obj, _active)
+            obj = res.load(current_actor(), path[id_name])
+            return res.set_active(current_actor(), obj, _active)
 
         blp.route(f"{item}/{verb}", methods=["POST"], endpoint=verb)(
             doc(text, f"{verb}_{res.noun}")(blp.response(200, res.schema)(not_found(set_active)))
@@ -424,7 +427,12 @@ def register_api(app: Flask) -> None:
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     for blueprint in API_BLUEPRINTS:
-        # Safe: the API authenticates by API key only, never by the session cookie.
-        csrf.exempt(blueprint)
-        api.register_blueprint(blueprint)
+        register_api_blueprint(api, blueprint)
     app.register_blueprint(docs_ui)
+
+
+def register_api_blueprint(api, blueprint: ApiBlueprint) -> None:
+    """Add an :class:`ApiBlueprint` to the API (and to its OpenAPI document)."""
+    # Safe: the API authenticates by API key only, never by the session cookie.
+    csrf.exempt(blueprint)
+    api.register_blueprint(blueprint)

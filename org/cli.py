@@ -33,7 +33,7 @@ def demo(force: bool) -> None:
     from flask import current_app
 
     from core.extensions import db
-    from org.demo import load_demo
+    from org.demo import DEMO_ADMIN, load_demo
 
     if current_app.config["ENV_NAME"] == "production" and not force:
         raise click.ClickException(
@@ -41,14 +41,21 @@ def demo(force: bool) -> None:
             "(use --force on a throw-away instance)."
         )
 
+    from core.cli import DEMO_STEPS
+    from org.services import find_user_by_email
+
     result = load_demo()
+    admin = find_user_by_email(DEMO_ADMIN)
+    extra = [line for step in DEMO_STEPS for line in step(admin)]
     db.session.commit()
     if result.created:
         click.echo("Demo data loaded. Log in at http://127.0.0.1:5000 with:")
         for role, email, password in result.logins:
             click.echo(f"  {role:<8} {email:<32} password: {password}")
     else:
-        click.echo("Demo data is already there; nothing changed.")
+        click.echo("Demo organisation is already there; nothing changed.")
+    for line in extra:
+        click.echo(line)
 
 
 @orbit_cli.command("is-empty")

@@ -83,7 +83,9 @@ def get_version(actor, version_id: int) -> QuestionnaireVersion:
 
 
 def _problems_error(exc: qdef.DefinitionError) -> ServiceError:
-    errors = {p.path or "(document)": [str(p.message)] for p in exc.problems}
+    errors: dict[str, list[str]] = {}
+    for problem in exc.problems:
+        errors.setdefault(problem.path or "(document)", []).append(str(problem.message))
     return ServiceError(
         _l("The questionnaire has %(n)d problem(s).", n=len(exc.problems)), errors=errors
     )
