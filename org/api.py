@@ -78,7 +78,8 @@ key's name. Logging in to the web interface does not authenticate API calls.
 `{"code": 400, "status": "Bad Request", "message": "…", "errors": {"email": ["…"]}}`
 (`errors` only when some input is invalid: it maps each field to its messages).
 401: no valid key; 403: the key may not do this; 404: no such object; 409: the object's
-state forbids this (a closed link, nothing to publish) or the data changed meanwhile; 422: the request does not have the documented shape;
+state forbids this (a closed link, nothing to publish) or the data changed meanwhile;
+422: the request does not have the documented shape;
 400: the request breaks a rule (e.g. an email already in use); 429: too many requests.
 
 **Lists** are paginated with `page` and `page_size` (at most 100); the

@@ -51,7 +51,8 @@ def test_create_admin_makes_an_administrator_who_can_log_in(app, client):
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.email == "root@example.com"))
     assert user.role == "admin" and user.password_hash.startswith("$argon2id$")
-    r = client.post("/login", data={"email": "root@example.com", "password": "a long enough secret"})
+    credentials = {"email": "root@example.com", "password": "a long enough secret"}
+    r = client.post("/login", data=credentials)
     assert r.status_code == 302
 
 
