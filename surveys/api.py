@@ -194,7 +194,7 @@ def _link_view(campaign: Campaign) -> dict:
     }
 
 
-def _response_view(response: SurveyResponse) -> dict:
+def _response_view(response: SurveyResponse, answers: dict | None = None) -> dict:
     return {
         "id": response.id,
         "link_id": response.campaign_id,
@@ -204,7 +204,7 @@ def _response_view(response: SurveyResponse) -> dict:
         "idempotency_key": response.idempotency_key,
         "started_at": response.started_at,
         "submitted_at": response.submitted_at,
-        "answers": services.load_answers(response),
+        "answers": services.load_answers(response) if answers is None else answers,
     }
 
 
@@ -639,7 +639,9 @@ def list_responses(pagination_parameters, link_id):
         )
         .order_by(SurveyResponse.submitted_at, SurveyResponse.id)
     )
-    return [_response_view(r) for r in page_items(query, pagination_parameters)]
+    page = list(page_items(query, pagination_parameters))
+    answers = services.load_answers_of(page)
+    return [_response_view(r, answers[r.id]) for r in page]
 
 
 @responses.route("/<slug>/responses", methods=["POST"], endpoint="submit")

@@ -421,20 +421,37 @@ def start_response(campaign: Campaign, *, locale: str | None) -> tuple[Response,
 
 def load_answers(response: Response) -> dict:
     """The response's answers in the definition engine's representation."""
-    definition = parsed_version(response.version)
-    rows: dict[str, list[tuple[str, float | None, str | None]]] = {}
-    for key, item, num, text in db.session.execute(
-        select(Answer.question_key, Answer.item_key, Answer.value_num, Answer.value_text)
-        .where(Answer.response_id == response.id)
-        .order_by(Answer.id)
-    ):
-        rows.setdefault(key, []).append((item, num, text))
-    answers = {}
-    for key, question_rows in rows.items():
-        question = definition.question(key)
-        if question is not None:
-            answers[key] = qdef.rows_to_answer(question, question_rows)
-    return answers
+    return load_answers_of([response])[response.id]
+
+
+def load_answers_of(responses: list[Response]) -> dict[int, dict]:
+    """Answers of several responses in one query, by response id."""
+    rows: dict[int, dict[str, list[tuple[str, float | None, str | None]]]] = {
+        r.id: {} for r in responses
+    }
+    if rows:
+        for response_id, key, item, num, text in db.session.execute(
+            select(
+                Answer.response_id,
+                Answer.question_key,
+                Answer.item_key,
+                Answer.value_num,
+                Answer.value_text,
+            )
+            .where(Answer.response_id.in_(list(rows)))
+            .order_by(Answer.id)
+        ):
+            rows[response_id].setdefault(key, []).append((item, num, text))
+    result = {}
+    for response in responses:
+        definition = parsed_version(response.version)
+        answers = {}
+        for key, question_rows in rows[response.id].items():
+            question = definition.question(key)
+            if question is not None:
+                answers[key] = qdef.rows_to_answer(question, question_rows)
+        result[response.id] = answers
+    return result
 
 
 def _write_answers(response: Response, keys: list[str], answers: dict) -> None:
