@@ -28,7 +28,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from core.exceptions import ConflictError, NotFound, ServiceError
 from core.extensions import db
-from core.i18n import current_language
+from core.i18n import current_language, lazy_ngettext
 from core.i18n import lazy_gettext as _l
 from org.api import (
     MAX_PAGE_SIZE,
@@ -104,7 +104,7 @@ _PROBLEMS_400 = {
             "example": {
                 "code": 400,
                 "status": "Bad Request",
-                "message": "The questionnaire has 2 problem(s).",
+                "message": "The questionnaire has 2 problems.",
                 "errors": EXAMPLE_PROBLEMS,
             },
         }
@@ -133,7 +133,11 @@ def _document_from_body() -> dict:
         return qdef.parse_document(request.get_data(), "json")
     except qdef.DefinitionError as exc:
         raise ServiceError(
-            _l("The questionnaire has %(n)d problem(s).", n=len(exc.problems)),
+            lazy_ngettext(
+                "The questionnaire has %(num)d problem.",
+                "The questionnaire has %(num)d problems.",
+                len(exc.problems),
+            ),
             errors=_problems_by_path(exc.problems),
         ) from None
 

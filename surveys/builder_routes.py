@@ -997,7 +997,7 @@ def preview(questionnaire_id: int):
         "back_to_builder": _("Back to the builder"),
         "version": (_("Draft v%(n)d", n=version.number) if not version.is_published
                     else _("Published v%(n)d", n=version.number)),
-        "languages": _("Preview in"),
+        "languages": _("Preview language:"),
         "lang": html_lang(),
         "cannot_preview": _("The draft cannot be shown until these problems are fixed:"),
         "preview_published": _("Preview the latest published version instead"),

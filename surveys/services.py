@@ -21,6 +21,7 @@ from core.database import utcnow
 from core.exceptions import ConflictError, NotFound, ServiceError
 from core.extensions import db
 from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_ngettext
 from org import audit
 from org.services import require_admin
 from surveys import definition as qdef
@@ -87,7 +88,12 @@ def _problems_error(exc: qdef.DefinitionError) -> ServiceError:
     for problem in exc.problems:
         errors.setdefault(problem.path or "(document)", []).append(str(problem.message))
     return ServiceError(
-        _l("The questionnaire has %(n)d problem(s).", n=len(exc.problems)), errors=errors
+        lazy_ngettext(
+            "The questionnaire has %(num)d problem.",
+            "The questionnaire has %(num)d problems.",
+            len(exc.problems),
+        ),
+        errors=errors,
     )
 
 
