@@ -3,7 +3,9 @@ resumable from the same browser, submitted exactly once."""
 
 from __future__ import annotations
 
+import secrets
 import time
+from typing import NamedTuple
 
 from flask import (
     Blueprint,
@@ -13,10 +15,11 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.exceptions import ConflictError, ServiceError
 from core.extensions import db
@@ -30,7 +33,14 @@ bp = Blueprint("respond", __name__, url_prefix="/s")
 RESUME_DAYS = 90
 
 
-def _cookie_name(campaign: Campaign) -> str:
+class _Link(NamedTuple):
+    """A campaign's id and slug, read before a commit expires the campaign."""
+
+    id: int
+    public_slug: str
+
+
+def _cookie_name(campaign: Campaign | _Link) -> str:
     return f"orbit_r{campaign.id}"
 
 
@@ -58,8 +68,26 @@ def _campaign_or_404(slug: str) -> Campaign:
     return campaign
 
 
+def _pending_key(campaign: Campaign) -> str:
+    return f"orbit_p{campaign.id}"
+
+
+def _pending_token(campaign: Campaign) -> str | None:
+    """The resume token chosen for this browser's first save, while it has no cookie.
+
+    It is picked when the form is first shown and kept in the session, so two POSTs of
+    that form sent before the first answer arrives (a double click) carry the same
+    token: the second finds, or collides with, the response of the first instead of
+    starting another one.
+    """
+    if request.cookies.get(_cookie_name(campaign)):
+        return None
+    return session.get(_pending_key(campaign))
+
+
 def _current_response(campaign: Campaign) -> Response | None:
-    return services.find_response(campaign, request.cookies.get(_cookie_name(campaign)))
+    token = request.cookies.get(_cookie_name(campaign)) or _pending_token(campaign)
+    return services.find_response(campaign, token)
 
 
 def _locale() -> str:
@@ -127,6 +155,8 @@ def answer(slug: str):
     state = services.campaign_state(campaign)
     if state != "open":
         return _state_page(campaign, state)
+    if response is None and _pending_key(campaign) not in session:
+        session[_pending_key(campaign)] = secrets.token_urlsafe(32)
     # A respondent who started on an older version finishes on it.
     version = response.version if response is not None else campaign.version
     definition = services.parsed_version(version)
@@ -138,9 +168,10 @@ def answer(slug: str):
 @bp.post("/<slug>")
 def save(slug: str):
     campaign = _campaign_or_404(slug)
+    pending = _pending_token(campaign)
     response = _current_response(campaign)
     if response is not None and response.is_completed:
-        return redirect(url_for("respond.thanks", slug=slug))
+        return _redirect_with_cookie(campaign, "respond.thanks", pending)
     state = services.campaign_state(campaign)
     if state != "open":
         return _state_page(campaign, state)
@@ -157,9 +188,26 @@ def save(slug: str):
     merged = {**answers, **page_answers}
     index, total, pages = _page_position(definition, merged, page)
 
-    new_token = None
-    if response is None:
-        response, new_token = services.start_response(campaign, locale=_locale())
+    # Without JavaScript a question that depends on an answer on this same page
+    # appears only after the page is sent: show the page again with it instead of
+    # moving on (and don't count it as unanswered yet).
+    shown_before = {q.key for q in qdef.visible_questions(page, answers)}
+    newly_shown = {q.key for q in qdef.visible_questions(page, merged)} - shown_before
+    show_again = bool(newly_shown) and not newly_shown & set(page_answers)
+    final = (
+        action == "submit" and index == total - 1 and not errors and not show_again
+    )
+
+    new_token = pending if response is not None else None
+    if response is None and not final:
+        try:
+            response, new_token = services.start_response(
+                campaign, locale=_locale(), token=pending
+            )
+        except IntegrityError:
+            # The other POST of a double click started this response first.
+            db.session.rollback()
+            return _redirect_with_cookie(campaign, "respond.answer", pending)
 
     if action == "back":
         previous = pages[index - 1].key if index > 0 else page.key
@@ -168,12 +216,7 @@ def save(slug: str):
         db.session.commit()
         return _redirect_with_cookie(campaign, "respond.answer", new_token)
 
-    # Without JavaScript a question that depends on an answer on this same page
-    # appears only after the page is sent: show the page again with it instead of
-    # moving on (and don't count it as unanswered yet).
-    shown_before = {q.key for q in qdef.visible_questions(page, answers)}
-    newly_shown = {q.key for q in qdef.visible_questions(page, merged)} - shown_before
-    if newly_shown and not newly_shown & set(page_answers):
+    if show_again:
         errors = {
             key: messages
             for key, messages in errors.items()
@@ -194,16 +237,28 @@ def save(slug: str):
         )
         return _with_cookie(campaign, result, new_token)
 
-    if action == "submit" and index == total - 1:
+    if final:
+        link = _Link(campaign.id, campaign.public_slug)
         try:
-            result = services.submit_response(
-                response, page.key, page_answers, seconds=seconds, locale=_locale()
-            )
+            if response is None:
+                # The first save is the final submit (a one-page survey).
+                _, new_token = services.submit_new_response(
+                    campaign, page.key, page_answers, locale=_locale(), token=pending,
+                    seconds=seconds,
+                )
+            else:
+                services.submit_response(
+                    response, page.key, page_answers, seconds=seconds, locale=_locale()
+                )
             db.session.commit()
+        except IntegrityError:
+            # The other POST of a double click stored the response first.
+            db.session.rollback()
+            return _redirect_with_cookie(link, "respond.thanks", pending)
         except ServiceError as exc:
             db.session.rollback()
             if isinstance(exc, ConflictError):
-                return _redirect_with_cookie(campaign, "respond.thanks", new_token)
+                return _redirect_with_cookie(link, "respond.thanks", new_token)
             missing = set(exc.errors)
             first = next(
                 (p for p in qdef.visible_pages(definition, merged)
@@ -215,12 +270,30 @@ def save(slug: str):
             # A concurrent submit of the same response held the database: the
             # other one completed it (or will); the respondent sees the outcome.
             db.session.rollback()
-        return _redirect_with_cookie(campaign, "respond.thanks", new_token)
+            if response is None and not _completed_within(campaign, seconds=2.0):
+                # This request was creating the response and nothing is stored: no
+                # "thank you"; the browser still has the form to send again.
+                abort(503)
+        return _redirect_with_cookie(link, "respond.thanks", new_token or pending)
 
     following = pages[index + 1].key if index + 1 < total else page.key
     services.save_page(response, page.key, page_answers, next_page=following, seconds=seconds)
     db.session.commit()
     return _redirect_with_cookie(campaign, "respond.answer", new_token)
+
+
+def _completed_within(campaign: Campaign, *, seconds: float) -> bool:
+    """Whether this browser's response is (or becomes, within ``seconds``) completed,
+    e.g. by the other POST of a double click that still holds the database."""
+    deadline = time.monotonic() + seconds
+    while True:
+        stored = _current_response(campaign)
+        if stored is not None and stored.is_completed:
+            return True
+        db.session.rollback()
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 @bp.get("/<slug>/thanks")
@@ -235,7 +308,7 @@ def thanks(slug: str):
     )
 
 
-def _with_cookie(campaign: Campaign, response, token: str | None):
+def _with_cookie(campaign: Campaign | _Link, response, token: str | None):
     if token is not None:
         response.set_cookie(
             _cookie_name(campaign),
@@ -249,7 +322,7 @@ def _with_cookie(campaign: Campaign, response, token: str | None):
     return response
 
 
-def _redirect_with_cookie(campaign: Campaign, endpoint: str, token: str | None):
+def _redirect_with_cookie(campaign: Campaign | _Link, endpoint: str, token: str | None):
     return _with_cookie(
         campaign, redirect(url_for(endpoint, slug=campaign.public_slug), code=303), token
     )

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import joinedload
 
 from core.database import utcnow
 from core.exceptions import ConflictError, NotFound, ServiceError
@@ -360,9 +361,15 @@ def close_campaign(actor, campaign: Campaign) -> None:
 
 
 def find_campaign(slug: str) -> Campaign | None:
+    """The campaign with its version, in one query (the version's document is loaded
+    only when :func:`parsed_version` does not have its definition yet)."""
     if not slug or len(slug) > 43:
         return None
-    return db.session.scalar(select(Campaign).where(Campaign.public_slug == slug))
+    return db.session.scalar(
+        select(Campaign)
+        .where(Campaign.public_slug == slug)
+        .options(joinedload(Campaign.version).defer(QuestionnaireVersion.document))
+    )
 
 
 def completed_count(campaign: Campaign) -> int:
@@ -410,9 +417,12 @@ def find_response(campaign: Campaign, resume_token: str | None) -> Response | No
     )
 
 
-def start_response(campaign: Campaign, *, locale: str | None) -> tuple[Response, str]:
-    """A new partial response and the resume token to keep in the respondent's browser."""
-    token = secrets.token_urlsafe(32)
+def start_response(
+    campaign: Campaign, *, locale: str | None, token: str | None = None
+) -> tuple[Response, str]:
+    """A new partial response and the resume token to keep in the respondent's browser
+    (``token`` if given: the one chosen when the form was shown)."""
+    token = token or secrets.token_urlsafe(32)
     response = Response(
         campaign=campaign,
         version_id=campaign.version_id,
@@ -460,36 +470,43 @@ def load_answers_of(responses: list[Response]) -> dict[int, dict]:
     return result
 
 
+def _answer_rows(response_id: int, definition, answers: dict, keys) -> list[dict]:
+    """Long-format rows (one per answer, matrix item, selected or ranked option)."""
+    return [
+        {
+            "response_id": response_id,
+            "question_key": key,
+            "item_key": item_key,
+            "value_num": value_num,
+            "value_text": value_text,
+        }
+        for key in keys
+        if answers.get(key) is not None
+        for item_key, value_num, value_text in qdef.answer_to_rows(
+            definition.question(key), answers[key]
+        )
+    ]
+
+
 def _write_answers(response: Response, keys: list[str], answers: dict) -> None:
     """Replace the stored answers of questions ``keys`` with ``answers``."""
-    definition = parsed_version(response.version)
     if keys:
         db.session.execute(
             delete(Answer).where(Answer.response_id == response.id, Answer.question_key.in_(keys))
         )
-    rows = []
-    for key in keys:
-        if key not in answers or answers[key] is None:
-            continue
-        question = definition.question(key)
-        for item_key, value_num, value_text in qdef.answer_to_rows(question, answers[key]):
-            rows.append(
-                {
-                    "response_id": response.id,
-                    "question_key": key,
-                    "item_key": item_key,
-                    "value_num": value_num,
-                    "value_text": value_text,
-                }
-            )
+    rows = _answer_rows(response.id, parsed_version(response.version), answers, keys)
     if rows:
         db.session.execute(Answer.__table__.insert(), rows)
+
+
+def _clamp_seconds(seconds: float) -> float:
+    return max(0.0, min(float(seconds), 6 * 3600.0))  # ignore absurd clocks
 
 
 def _record_time(response: Response, page_key: str, seconds: float | None) -> None:
     if seconds is None:
         return
-    seconds = max(0.0, min(float(seconds), 6 * 3600.0))  # ignore absurd clocks
+    seconds = _clamp_seconds(seconds)
     row = db.session.scalar(
         select(ResponsePageTime).where(
             ResponsePageTime.response_id == response.id, ResponsePageTime.page_key == page_key
@@ -530,6 +547,55 @@ def save_page(
     response.current_page = next_page or page_key
     response.last_saved_at = utcnow()
     db.session.flush()
+
+
+def submit_new_response(
+    campaign: Campaign,
+    page_key: str,
+    page_answers: dict,
+    *,
+    locale: str | None,
+    token: str | None = None,
+    seconds: float | None = None,
+) -> tuple[Response, str]:
+    """Start and complete a response in one step: the respondent's first save is the
+    final submit (a one-page survey). The checks are those of :func:`submit_response`
+    for a response without saved answers; they all run before the first write, and
+    the writes are three INSERTs, so a SQLite write lock is held only briefly.
+
+    Returns the response and its resume token (``token`` if given). Of two calls with
+    the same token (a double click) one stores the response; the other fails on the
+    unique token hash (``IntegrityError``).
+    """
+    definition = parsed_version(campaign.version)
+    kept = qdef.prune_hidden(definition, page_answers)
+    problems = qdef.unanswered_required(definition, kept, locale or "en")
+    if problems:
+        raise ServiceError(_l("Some required questions are not answered yet."), errors=problems)
+    token = token or secrets.token_urlsafe(32)
+    now = utcnow()
+    response = Response(
+        campaign_id=campaign.id,
+        version_id=campaign.version_id,
+        resume_token_hash=token_hash(token),
+        status=ResponseStatus.COMPLETED.value,
+        locale=locale,
+        started_at=now,
+        last_saved_at=now,
+        submitted_at=now,
+    )
+    db.session.add(response)
+    if seconds is not None:
+        db.session.add(
+            ResponsePageTime(
+                response=response, page_key=page_key, seconds=_clamp_seconds(seconds), visits=1
+            )
+        )
+    db.session.flush()
+    rows = _answer_rows(response.id, definition, kept, list(kept))
+    if rows:
+        db.session.execute(Answer.__table__.insert(), rows)
+    return response, token
 
 
 def submit_response(

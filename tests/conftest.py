@@ -12,12 +12,19 @@ import uuid
 
 import pytest
 from flask import g, request_started
+from hypothesis import settings
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from core import create_app
 from core.extensions import db
 from tests.factories import Factory
+
+# In CI, property-based tests use a fixed seed: a failure there is reproducible, and a
+# run never fails by the luck of the draw. Locally they explore new examples each run.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
 
 
 @pytest.fixture(scope="session")

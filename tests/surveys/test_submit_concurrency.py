@@ -76,3 +76,49 @@ def test_two_simultaneous_final_submits_store_one_response(scratch_app, attempt)
     assert len(comments) == 1 and comments[0] in {"first", "second"}
     # csat, channel and comment: one row each
     assert db.session.scalar(select(func.count()).select_from(Answer)) == 3
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_double_click_on_a_one_page_survey_stores_one_response(scratch_app, attempt):
+    """The first POST is also the final submit, so the browser has no resume cookie
+    yet: both POSTs of a double click carry only the session of the form."""
+    from tests.factories import Factory
+    from tests.surveys.documents import THREE_PAGES, three_pages
+
+    factory = Factory()
+    questionnaire = factory.questionnaire(three_pages(pages=[THREE_PAGES["pages"][0]]))
+    campaign = factory.campaign(questionnaire)
+    db.session.commit()
+    slug = campaign.public_slug
+
+    browser = scratch_app.test_client()
+    assert browser.get(f"/s/{slug}").status_code == 200
+    cookies = {c.key: c.value for c in browser._cookies.values()}
+
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def click():
+        client = scratch_app.test_client()
+        for name, value in cookies.items():
+            client.set_cookie(name, value)
+        barrier.wait()
+        r = client.post(f"/s/{slug}", data={"page": "about", "action": "submit", "q-csat": "4"})
+        outcomes.append((r.status_code, r.headers.get("Location", ""),
+                         any(h.startswith(f"orbit_r{campaign.id}=")
+                             for h in r.headers.getlist("Set-Cookie"))))
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert len(outcomes) == 2
+    # Both clicks land on the thank-you page with the resume cookie.
+    assert all(code == 303 and loc.endswith("/thanks") and cookie
+               for code, loc, cookie in outcomes), outcomes
+    db.session.remove()
+    responses = db.session.scalars(select(Response)).all()
+    assert len(responses) == 1 and responses[0].is_completed
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 1
