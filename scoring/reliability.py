@@ -421,6 +421,10 @@ def _icc2_interval(msb, msj, mse, icc2, n: int, k: int, upper_q: float):
         fj = msj / mse
         base = n * (1.0 + (k - 1) * icc2) - k * icc2
         v = df_error * (k * icc2 * fj + base) ** 2 / (df1 * (k * icc2 * fj) ** 2 + base**2)
+        # v is 0 only when the numerator cancels exactly, which rounding decides
+        # (reordering raters can flip it). The bounds have a finite limit as
+        # v -> 0+, so use it rather than letting F quantiles of 0 df give NaN.
+        v = max(v, 1e-12)
     f_high = special.fdtri(df1, v, upper_q)
     f_low = special.fdtri(v, df1, upper_q)
     pooled = k * msj + (k * n - k - n) * mse
