@@ -24,6 +24,10 @@ class ConflictError(ServiceError):
     status_code = 409
 
 
+class CapacityReached(ConflictError):
+    """A limit (e.g. a survey link's response cap) is reached; nothing was stored."""
+
+
 class PermissionDenied(ServiceError):
     status_code = 403
 

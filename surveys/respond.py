@@ -21,7 +21,7 @@ from flask import (
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from core.exceptions import ConflictError, ServiceError
+from core.exceptions import CapacityReached, ConflictError, ServiceError
 from core.extensions import db
 from core.i18n import current_language
 from surveys import definition as qdef
@@ -257,6 +257,9 @@ def save(slug: str):
             return _redirect_with_cookie(link, "respond.thanks", pending)
         except ServiceError as exc:
             db.session.rollback()
+            if isinstance(exc, CapacityReached):
+                # Someone else took the last place while this page was open.
+                return _state_page(services.find_campaign(link.public_slug), "full")
             if isinstance(exc, ConflictError):
                 return _redirect_with_cookie(link, "respond.thanks", new_token)
             missing = set(exc.errors)

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload
 
 from core.database import utcnow
-from core.exceptions import ConflictError, NotFound, ServiceError
+from core.exceptions import CapacityReached, ConflictError, NotFound, ServiceError
 from core.extensions import db
 from core.i18n import lazy_gettext as _l
 from core.i18n import lazy_ngettext
@@ -549,6 +549,22 @@ def save_page(
     db.session.flush()
 
 
+def _refuse_beyond_cap(campaign: Campaign | None) -> None:
+    """Called after this transaction has written its completed response: refuse it if
+    the link's cap is now exceeded.
+
+    On SQLite the write lock is already held (writes are serialised); on PostgreSQL the
+    campaign row is locked so that concurrent submits count one after the other.
+    """
+    if campaign is None or not campaign.max_responses:
+        return
+    db.session.execute(
+        select(Campaign.id).where(Campaign.id == campaign.id).with_for_update()
+    )
+    if completed_count(campaign) > campaign.max_responses:
+        raise CapacityReached(_l("This survey has all the answers it needs."))
+
+
 def submit_new_response(
     campaign: Campaign,
     page_key: str,
@@ -592,6 +608,7 @@ def submit_new_response(
             )
         )
     db.session.flush()
+    _refuse_beyond_cap(campaign)
     rows = _answer_rows(response.id, definition, kept, list(kept))
     if rows:
         db.session.execute(Answer.__table__.insert(), rows)
@@ -631,6 +648,7 @@ def submit_response(
     problems = qdef.unanswered_required(definition, kept, locale or "en")
     if problems:
         raise ServiceError(_l("Some required questions are not answered yet."), errors=problems)
+    _refuse_beyond_cap(response.campaign)
     _write_answers(response, sorted(set(answers) | set(kept)), kept)
     _record_time(response, page_key, seconds)
     response.current_page = None

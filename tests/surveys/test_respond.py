@@ -226,3 +226,35 @@ def test_a_question_revealed_by_an_answer_on_the_same_page_is_shown_before_movin
     assert "How did you contact us?" in html
     [response] = _responses(campaign)
     assert _stored(response)[("why", "")] == (None, "Nobody called back")
+
+
+def test_the_last_place_of_a_capped_link_goes_to_one_respondent_only(app, factory):
+    """Two respondents both saw page 3 while one place was left: the first to submit
+    takes it, the second is told the survey is full and nothing of theirs completes."""
+    campaign = factory.campaign(max_responses=1)
+    first, second = app.test_client(), app.test_client()
+    for client in (first, second):
+        _post(client, campaign, "about", csat="4")
+        _post(client, campaign, "more", channel="phone")
+    assert _post(first, campaign, "end", action="submit").headers["Location"].endswith("/thanks")
+    late = _post(second, campaign, "end", action="submit")
+    assert late.status_code == 200 and "all the answers it needs" in late.get_data(as_text=True)
+    completed = [r for r in _responses(campaign) if r.is_completed]
+    assert len(completed) == 1
+
+
+def test_a_submit_that_would_exceed_the_cap_is_refused_by_the_service(factory):
+    """The page checks the cap before showing the form; the service checks it again
+    after writing, under the lock, for submits that raced past the page's check."""
+    import pytest
+
+    from core.exceptions import CapacityReached
+
+    campaign = factory.campaign(max_responses=1)
+    responses = [services.start_response(campaign, locale="en")[0] for _ in range(2)]
+    for response in responses:
+        services.save_page(response, "about", {"csat": 4}, next_page="more")
+        services.save_page(response, "more", {"channel": "phone"}, next_page="end")
+    services.submit_response(responses[0], "end", {})
+    with pytest.raises(CapacityReached):
+        services.submit_response(responses[1], "end", {})
