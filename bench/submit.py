@@ -67,6 +67,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,7 +293,7 @@ def cookies_from(headers: http.client.HTTPMessage) -> dict[str, str]:
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "en"}
 
 
-class Target:
+class Target(ABC):
     """How to prepare and submit one respondent's form on one app."""
 
     name = ""
@@ -300,11 +301,13 @@ class Target:
     expected_location = ""
     has_form_page = False  # True: fetch the form (untimed) before the submit
 
-    def prepare(self, connection: Connection, person: Respondent) -> None:
-        """Anything to do before the timed submit (the survey page, for Orbit)."""
+    def prepare(self, connection: Connection, person: Respondent) -> None:  # noqa: B027
+        """Anything to do before the timed submit (the survey page, for Orbit);
+        nothing by default."""
 
+    @abstractmethod
     def request(self, person: Respondent, extra_cookie: str = "") -> tuple[bytes, dict]:
-        raise NotImplementedError
+        """The body and headers of the timed submit."""
 
 
 class OrbitTarget(Target):

@@ -60,6 +60,18 @@ def form_error(form, exc: ServiceError) -> None:
         flash(str(exc.message), "error")
 
 
+def _or_404(getter, object_id: int):
+    """Fetch through a service, which checks that the current user may see it."""
+    try:
+        return getter(current_user, object_id)
+    except NotFound:
+        abort(404)
+
+
+def _visible_user_or_404(user_id: int) -> User:
+    return _or_404(services.get_user_for, user_id)
+
+
 def _active_filter(value: str | None) -> bool | None:
     return {"active": True, "inactive": False}.get(value or "active")
 
@@ -198,10 +210,7 @@ def users():
 @bp.get("/people/<int:user_id>")
 @login_required
 def user_detail(user_id: int):
-    try:
-        user = services.get_user_for(current_user, user_id)
-    except NotFound:
-        abort(404)
+    user = _visible_user_or_404(user_id)
     reports = db.session.scalars(
         services.visible_users(current_user)
         .where(User.supervisor_id == user.id)
@@ -241,7 +250,7 @@ def user_new():
 @bp.route("/people/<int:user_id>/edit", methods=["GET", "POST"])
 @admin_required
 def user_edit(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = _visible_user_or_404(user_id)
     form = UserForm(obj=user)
     form.team_id.choices = _team_choices()
     form.supervisor_id.choices = _supervisor_choices(exclude_id=user.id, keep_id=user.supervisor_id)
@@ -272,7 +281,7 @@ def user_edit(user_id: int):
 @bp.post("/people/<int:user_id>/active")
 @admin_required
 def user_set_active(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = _visible_user_or_404(user_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -291,7 +300,7 @@ def user_set_active(user_id: int):
 @bp.post("/people/<int:user_id>/reset-password")
 @admin_required
 def user_reset_password(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = _visible_user_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     temporary = services.reset_password(current_user, user)
@@ -330,7 +339,7 @@ def _vendor_choices():
 @bp.route("/teams/<int:team_id>/edit", methods=["GET", "POST"])
 @admin_required
 def team_form(team_id: int | None = None):
-    team = db.get_or_404(Team, team_id) if team_id else None
+    team = _or_404(services.get_team, team_id) if team_id else None
     form = TeamForm(obj=team)
     form.vendor_id.choices = _vendor_choices()
     if form.validate_on_submit():
@@ -356,7 +365,7 @@ def team_form(team_id: int | None = None):
 @bp.post("/teams/<int:team_id>/active")
 @admin_required
 def team_set_active(team_id: int):
-    team = db.get_or_404(Team, team_id)
+    team = _or_404(services.get_team, team_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     active = request.form.get("active") == "1"
@@ -385,7 +394,7 @@ def vendors():
 @bp.route("/vendors/<int:vendor_id>/edit", methods=["GET", "POST"])
 @admin_required
 def vendor_form(vendor_id: int | None = None):
-    vendor = db.get_or_404(Vendor, vendor_id) if vendor_id else None
+    vendor = _or_404(services.get_vendor, vendor_id) if vendor_id else None
     form = VendorForm(obj=vendor)
     if form.validate_on_submit():
         fields = {
@@ -413,7 +422,7 @@ def vendor_form(vendor_id: int | None = None):
 @bp.post("/vendors/<int:vendor_id>/active")
 @admin_required
 def vendor_set_active(vendor_id: int):
-    vendor = db.get_or_404(Vendor, vendor_id)
+    vendor = _or_404(services.get_vendor, vendor_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     active = request.form.get("active") == "1"

@@ -164,10 +164,7 @@ def _draft_view(draft: QuestionnaireVersion) -> dict:
 
 
 def _link(link_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, link_id)
-    if campaign is None:
-        raise NotFound(_l("No such link."))
-    return campaign
+    return services.get_campaign(current_actor(), link_id)
 
 
 def _link_view(campaign: Campaign) -> dict:

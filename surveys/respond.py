@@ -212,7 +212,9 @@ def save(slug: str):
     if action == "back":
         previous = pages[index - 1].key if index > 0 else page.key
         # Keep what is valid; the respondent will come back to fix the rest.
-        services.save_page(response, page.key, page_answers, next_page=previous, seconds=seconds)
+        services.save_page(
+            response, page.key, page_answers, next_page=previous, seconds=seconds, stored=answers
+        )
         db.session.commit()
         return _redirect_with_cookie(campaign, "respond.answer", new_token)
 
@@ -224,7 +226,8 @@ def save(slug: str):
         }
         if not errors:
             services.save_page(
-                response, page.key, page_answers, next_page=page.key, seconds=seconds
+                response, page.key, page_answers, next_page=page.key, seconds=seconds,
+                stored=answers,
             )
             db.session.commit()
             return _redirect_with_cookie(campaign, "respond.answer", new_token)
@@ -248,7 +251,8 @@ def save(slug: str):
                 )
             else:
                 services.submit_response(
-                    response, page.key, page_answers, seconds=seconds, locale=_locale()
+                    response, page.key, page_answers, seconds=seconds, locale=_locale(),
+                    stored=answers,
                 )
             db.session.commit()
         except IntegrityError:
@@ -280,7 +284,9 @@ def save(slug: str):
         return _redirect_with_cookie(link, "respond.thanks", new_token or pending)
 
     following = pages[index + 1].key if index + 1 < total else page.key
-    services.save_page(response, page.key, page_answers, next_page=following, seconds=seconds)
+    services.save_page(
+        response, page.key, page_answers, next_page=following, seconds=seconds, stored=answers
+    )
     db.session.commit()
     return _redirect_with_cookie(campaign, "respond.answer", new_token)
 

@@ -274,7 +274,10 @@ def create_link(questionnaire_id: int):
 @bp.post("/links/<int:campaign_id>/close")
 @admin_required
 def close_link(campaign_id: int):
-    campaign = db.get_or_404(Campaign, campaign_id)
+    try:
+        campaign = services.get_campaign(current_user, campaign_id)
+    except NotFound:
+        abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     services.close_campaign(current_user, campaign)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.database import utcnow
 from core.exceptions import CapacityReached, ConflictError, NotFound, ServiceError
@@ -281,36 +282,32 @@ def archive(actor, questionnaire: Questionnaire) -> None:
     audit.record("questionnaire.archive", questionnaire, actor=actor)
 
 
-# Definitions of published versions by document SHA-256, shared by the requests of a
-# process: checking a document against the JSON Schema costs far more than the rest
-# of a respondent's request (about 80 ms for 30 questions), and a published document
-# never changes (``_published_versions_are_immutable``; its hash is set on publishing).
-PUBLISHED_DEFINITIONS_CACHED = 256
-_published_definitions: OrderedDict[str, qdef.Questionnaire] = OrderedDict()
-_published_definitions_lock = threading.Lock()
+# Validated definitions by document SHA-256, shared by the requests of a process:
+# checking a document against the JSON Schema costs far more than the rest of a
+# respondent's request (about 80 ms for 30 questions), and a published document never
+# changes (``_published_versions_are_immutable``; its hash is set on publishing).
+DEFINITIONS_CACHED = 256
+_definitions: OrderedDict[str, qdef.Questionnaire] = OrderedDict()
+_definitions_lock = threading.Lock()
 
 
 def parsed_version(version: QuestionnaireVersion) -> qdef.Questionnaire:
-    """The validated definition of a version: published ones cached per process by
-    document hash (least recently used dropped first), drafts per object."""
+    """The validated definition of a version, cached per process by document hash
+    (least recently used dropped first): validating a document is costly, and a
+    published one never changes."""
     digest = version.document_sha256 if version.is_published else None
-    if digest:
-        with _published_definitions_lock:
-            parsed = _published_definitions.get(digest)
-            if parsed is not None:
-                _published_definitions.move_to_end(digest)
-                return parsed
-        parsed = qdef.validate_document(version.document)
-        with _published_definitions_lock:
-            _published_definitions[digest] = parsed
-            while len(_published_definitions) > PUBLISHED_DEFINITIONS_CACHED:
-                _published_definitions.popitem(last=False)
-        return parsed
-    cached = getattr(version, "_parsed", None)
-    if cached is None or cached[0] != id(version.document):
-        cached = (id(version.document), qdef.validate_document(version.document))
-        version._parsed = cached
-    return cached[1]
+    digest = digest or document_sha256(version.document)
+    with _definitions_lock:
+        parsed = _definitions.get(digest)
+        if parsed is not None:
+            _definitions.move_to_end(digest)
+            return parsed
+    parsed = qdef.validate_document(version.document)
+    with _definitions_lock:
+        _definitions[digest] = parsed
+        while len(_definitions) > DEFINITIONS_CACHED:
+            _definitions.popitem(last=False)
+    return parsed
 
 
 # ----------------------------------------------------------------- open links
@@ -349,6 +346,14 @@ def create_campaign(
     db.session.add(campaign)
     db.session.flush()
     audit.record("campaign.create", campaign, actor=actor, details={"version": version.id})
+    return campaign
+
+
+def get_campaign(actor, campaign_id: int) -> Campaign:
+    require_admin(actor)
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(_l("No such link."))
     return campaign
 
 
@@ -521,6 +526,32 @@ def _record_time(response: Response, page_key: str, seconds: float | None) -> No
         row.visits += 1
 
 
+def _store_page(
+    response: Response, page_key: str, page_answers: dict, stored: dict | None
+) -> dict:
+    """Replace the page's stored answers with ``page_answers`` (which may also hold
+    answers to other pages' questions), drop answers of
+    questions that these answers now hide, and return all answers kept.
+
+    ``stored`` are the response's answers before this page, if the caller has
+    them already (saves loading them again).
+    """
+    definition = parsed_version(response.version)
+    page = definition.page(page_key)
+    answers = dict(load_answers(response) if stored is None else stored)
+    answers.update(page_answers)
+    for question in page.questions:
+        if question.key not in page_answers:
+            answers.pop(question.key, None)
+    kept = qdef.prune_hidden(definition, answers)
+    # The page's questions, any other question given (the API sends a whole
+    # response at once), and answers now hidden.
+    keys = {q.key for q in page.questions} | set(page_answers)
+    keys |= {key for key in answers if key not in kept}
+    _write_answers(response, sorted(keys), kept)
+    return kept
+
+
 def save_page(
     response: Response,
     page_key: str,
@@ -528,21 +559,13 @@ def save_page(
     *,
     next_page: str | None,
     seconds: float | None = None,
+    stored: dict | None = None,
 ) -> None:
     """Store a page's answers (replacing earlier ones), drop answers of questions that
     are now hidden, and move the respondent to ``next_page``."""
     if response.is_completed:
         raise ConflictError(_l("This response has already been submitted."))
-    definition = parsed_version(response.version)
-    page = definition.page(page_key)
-    answers = load_answers(response)
-    answers.update(page_answers)
-    for question in page.questions:
-        if question.key not in page_answers:
-            answers.pop(question.key, None)
-    kept = qdef.prune_hidden(definition, answers)
-    dropped = [key for key in answers if key not in kept]
-    _write_answers(response, [q.key for q in page.questions] + dropped, kept)
+    _store_page(response, page_key, page_answers, stored)
     _record_time(response, page_key, seconds)
     response.current_page = next_page or page_key
     response.last_saved_at = utcnow()
@@ -622,37 +645,33 @@ def submit_response(
     *,
     seconds: float | None = None,
     locale: str | None = None,
+    stored: dict | None = None,
 ) -> SubmitResult:
     """Save the last page and complete the response — exactly once.
 
     The status flips with a conditional UPDATE, so of two concurrent submits of the
     same response only one completes it; the other learns it was already submitted.
     """
+    now = utcnow()
     claimed = db.session.execute(
         update(Response)
         .where(Response.id == response.id, Response.status == ResponseStatus.IN_PROGRESS)
-        .values(status=ResponseStatus.COMPLETED.value, submitted_at=utcnow())
+        .values(status=ResponseStatus.COMPLETED.value, submitted_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
         db.session.refresh(response)
         return SubmitResult(response, already_submitted=True)
+    set_committed_value(response, "status", ResponseStatus.COMPLETED.value)
+    set_committed_value(response, "submitted_at", now)
     definition = parsed_version(response.version)
-    answers = load_answers(response)
-    answers.update(page_answers)
-    page = definition.page(page_key)
-    for question in page.questions:
-        if question.key not in page_answers:
-            answers.pop(question.key, None)
-    kept = qdef.prune_hidden(definition, answers)
+    kept = _store_page(response, page_key, page_answers, stored)
     problems = qdef.unanswered_required(definition, kept, locale or "en")
     if problems:
         raise ServiceError(_l("Some required questions are not answered yet."), errors=problems)
     _refuse_beyond_cap(response.campaign)
-    _write_answers(response, sorted(set(answers) | set(kept)), kept)
     _record_time(response, page_key, seconds)
     response.current_page = None
-    response.last_saved_at = utcnow()
+    response.last_saved_at = now
     db.session.flush()
-    db.session.refresh(response)
     return SubmitResult(response, already_submitted=False)
