@@ -51,7 +51,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert, select, update
 
 from core.exceptions import ServiceError
@@ -59,7 +58,7 @@ from core.extensions import db
 from core.i18n import lazy_gettext as _l
 from org import audit
 from org.models import Role, Team, User, Vendor, normalise_email
-from org.services import require_admin
+from org.services import is_valid_email, require_admin
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -412,17 +411,9 @@ def _key(name: str | None) -> str:
     return (name or "").strip().casefold()
 
 
-def _passes_email_validator(email: str) -> bool:
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError:
-        return False
-    return True
-
-
 @lru_cache(maxsize=1024)
 def _valid_domain(domain: str) -> bool:
-    return _passes_email_validator(f"x@{domain}")
+    return is_valid_email(f"x@{domain}")
 
 
 # Plain local parts (letters, digits, . _ + -, no leading, trailing or double dot) are
@@ -435,7 +426,7 @@ def _valid_email(email: str) -> bool:
     local, at, domain = email.rpartition("@")
     if at and _PLAIN_LOCAL_PART.match(local):
         return _valid_domain(domain)
-    return _passes_email_validator(email)
+    return is_valid_email(email)
 
 
 @dataclass

@@ -72,6 +72,22 @@ def _visible_user_or_404(user_id: int) -> User:
     return _or_404(services.get_user_for, user_id)
 
 
+def _toggle_active(set_active, obj, back_to: str):
+    """Deactivate or reactivate ``obj`` (the form's ``active`` says which), one commit."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    active = request.form.get("active") == "1"
+    try:
+        set_active(current_user, obj, active)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(_("Reactivated.") if active else _("Deactivated. Their history is kept."), "success")
+    return redirect(back_to)
+
+
 def _active_filter(value: str | None) -> bool | None:
     return {"active": True, "inactive": False}.get(value or "active")
 
@@ -282,19 +298,8 @@ def user_edit(user_id: int):
 @admin_required
 def user_set_active(user_id: int):
     user = _visible_user_or_404(user_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400)
-    active = request.form.get("active") == "1"
-    try:
-        services.set_user_active(current_user, user, active)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "error")
-    else:
-        db.session.commit()
-        flash(_("Reactivated.") if active else _("Deactivated. Their history is kept."), "success")
-    return redirect(url_for("org.user_detail", user_id=user.id))
+    back_to = url_for("org.user_detail", user_id=user.id)
+    return _toggle_active(services.set_user_active, user, back_to)
 
 
 @bp.post("/people/<int:user_id>/reset-password")
@@ -366,13 +371,7 @@ def team_form(team_id: int | None = None):
 @admin_required
 def team_set_active(team_id: int):
     team = _or_404(services.get_team, team_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    active = request.form.get("active") == "1"
-    services.set_team_active(current_user, team, active)
-    db.session.commit()
-    flash(_("Reactivated.") if active else _("Deactivated. Their history is kept."), "success")
-    return redirect(url_for("org.teams"))
+    return _toggle_active(services.set_team_active, team, url_for("org.teams"))
 
 
 # ----------------------------------------------------------------- vendors
@@ -423,13 +422,7 @@ def vendor_form(vendor_id: int | None = None):
 @admin_required
 def vendor_set_active(vendor_id: int):
     vendor = _or_404(services.get_vendor, vendor_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    active = request.form.get("active") == "1"
-    services.set_vendor_active(current_user, vendor, active)
-    db.session.commit()
-    flash(_("Reactivated.") if active else _("Deactivated. Their history is kept."), "success")
-    return redirect(url_for("org.vendors"))
+    return _toggle_active(services.set_vendor_active, vendor, url_for("org.vendors"))
 
 
 @bp.errorhandler(PermissionDenied)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
@@ -171,16 +172,21 @@ def clean_text(value: str | None, field: str, *, required: bool, max_length: int
     return value
 
 
-def _check_email(email: str, *, exclude_id: int | None = None) -> str:
-    from email_validator import EmailNotValidError, validate_email
-
-    email = normalise_email(email)
-    if not email:
-        raise ServiceError(_l("This field is required."), field="email")
+def is_valid_email(email: str) -> bool:
+    """Syntax check of an address (no DNS look-up: Orbit runs on closed networks)."""
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
-        raise ServiceError(_l("This is not a valid email address."), field="email") from None
+        return False
+    return True
+
+
+def _check_email(email: str, *, exclude_id: int | None = None) -> str:
+    email = normalise_email(email)
+    if not email:
+        raise ServiceError(_l("This field is required."), field="email")
+    if not is_valid_email(email):
+        raise ServiceError(_l("This is not a valid email address."), field="email")
     other = find_user_by_email(email)
     if other is not None and other.id != exclude_id:
         raise ServiceError(_l("Someone already uses this email address."), field="email")
@@ -482,17 +488,11 @@ def set_vendor_active(actor: User, vendor: Vendor, active: bool) -> Vendor:
 
 
 def _optional_email(value: str | None) -> str | None:
-    from email_validator import EmailNotValidError, validate_email
-
     value = normalise_email(value or "")
     if not value:
         return None
-    try:
-        validate_email(value, check_deliverability=False)
-    except EmailNotValidError:
-        raise ServiceError(
-            _l("This is not a valid email address."), field="contact_email"
-        ) from None
+    if not is_valid_email(value):
+        raise ServiceError(_l("This is not a valid email address."), field="contact_email")
     return value
 
 
