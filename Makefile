@@ -29,6 +29,10 @@ run: $(VENV)/.installed-app
 	ORBIT_ENV=development $(BIN)/flask db upgrade
 	@if ORBIT_ENV=development $(BIN)/flask orbit is-empty; then ORBIT_ENV=development $(BIN)/flask orbit demo; \
 	else echo "Database already has people; demo logins (if loaded): admin@demo.orbit / orbit-demo-2026"; fi
+	@# The background worker (emails, reminders, automatic closing) runs beside the
+	@# server and stops with it.
+	trap 'kill 0' EXIT INT TERM; \
+	ORBIT_ENV=development $(BIN)/flask orbit worker & \
 	ORBIT_ENV=development $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 ## test: lint, then the whole test suite (SQLite)

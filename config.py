@@ -61,6 +61,27 @@ class Config:
     # app hosts this must be a shared folder (default: <instance>/imports).
     ORGCHART_IMPORT_DIR: str | None = None
     ORGCHART_IMPORT_TTL_SECONDS = 3600
+    # Background jobs (huey): "sqlite:///<path>" (default <instance>/tasks.sqlite3),
+    # "redis://host:port/db" in production. TASKS_EAGER runs jobs inline (tests).
+    TASK_QUEUE_URL: str | None = None
+    TASKS_EAGER = False
+    TASK_RETRIES = 3
+    # Email: MAIL_BACKEND "smtp" sends through MAIL_SERVER; "outbox" writes .eml files
+    # to MAIL_OUTBOX_DIR (default <instance>/outbox) that admins browse in the app.
+    MAIL_BACKEND = "outbox"
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_USE_TLS = False  # STARTTLS
+    MAIL_USE_SSL = False  # implicit TLS
+    MAIL_TIMEOUT_SECONDS = 30
+    MAIL_DEFAULT_SENDER = "Orbit <orbit@localhost>"
+    MAIL_OUTBOX_DIR: str | None = None
+    MAIL_BATCH_SIZE = 100
+    # Absolute base of links in emails and QR codes (e.g. https://survey.example.com);
+    # default: the URL of the request that queued the work.
+    PUBLIC_BASE_URL: str | None = None
     API_TITLE = "Orbit API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -85,7 +106,16 @@ class Config:
             settings["BABEL_DEFAULT_LOCALE"] = environ["BABEL_DEFAULT_LOCALE"]
         if environ.get("BABEL_DEFAULT_TIMEZONE"):
             settings["BABEL_DEFAULT_TIMEZONE"] = environ["BABEL_DEFAULT_TIMEZONE"]
-        for key in ("SESSION_COOKIE_SECURE", "HSTS"):
+        for key in (
+            "TASK_QUEUE_URL", "MAIL_BACKEND", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD",
+            "MAIL_DEFAULT_SENDER", "MAIL_OUTBOX_DIR", "PUBLIC_BASE_URL",
+        ):
+            if environ.get(key):
+                settings[key] = environ[key]
+        for key in ("MAIL_PORT", "MAIL_TIMEOUT_SECONDS", "MAIL_BATCH_SIZE", "TASK_RETRIES"):
+            if environ.get(key):
+                settings[key] = int(environ[key])
+        for key in ("SESSION_COOKIE_SECURE", "HSTS", "MAIL_USE_TLS", "MAIL_USE_SSL"):
             settings[key] = _flag(environ.get(key), settings[key])
         settings["REMEMBER_COOKIE_SECURE"] = settings["SESSION_COOKIE_SECURE"]
         return settings
@@ -105,6 +135,8 @@ class TestConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST_KIB = 8
     ARGON2_PARALLELISM = 1
+    TASKS_EAGER = True
+    MAIL_BACKEND = "memory"  # sent messages kept in app.extensions["orbit_mail_sent"]
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -123,6 +155,7 @@ class ProductionConfig(Config):
     HSTS = True
     RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0"
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    MAIL_BACKEND = "smtp"
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -101,6 +101,9 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     app.config["RATELIMIT_ENABLED"] = configured
     login_manager.init_app(app)
+    from core import tasks
+
+    tasks.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -341,6 +341,7 @@ def create_campaign(
         opens_at=opens_at,
         closes_at=closes_at,
         max_responses=max_responses,
+        launched_at=utcnow(),
         created_by_id=getattr(actor, "id", None),
     )
     db.session.add(campaign)
@@ -390,8 +391,11 @@ def completed_count(campaign: Campaign) -> int:
 
 
 def campaign_state(campaign: Campaign, now: datetime | None = None) -> str:
-    """``open``, ``not_open_yet``, ``closed`` or ``full``."""
+    """``open``, ``not_open_yet`` (a draft or a scheduled campaign), ``closed`` or
+    ``full`` — what a respondent is told."""
     now = now or utcnow()
+    if campaign.launched_at is None:
+        return "not_open_yet"
     if campaign.closed_at is not None or (campaign.closes_at and now >= campaign.closes_at):
         return "closed"
     if campaign.opens_at and now < campaign.opens_at:
