@@ -157,7 +157,7 @@ def _run_inline(run: TaskRun) -> None:
     try:
         with db.session.begin_nested():
             result = _jobs[run.name](**(run.args or {}))
-    except Exception as exc:  # noqa: BLE001 - recorded for the admin
+    except Exception as exc:
         run.status = TaskStatus.FAILED
         run.error = _describe(exc)
     else:
@@ -187,7 +187,7 @@ def run_job(uid: str) -> bool:
     try:
         result = _jobs[name](**args)
         db.session.commit()
-    except Exception as exc:  # noqa: BLE001 - recorded for the admin, then retried
+    except Exception as exc:
         db.session.rollback()
         log.exception("job %s (%s) failed", name, uid)
         run = db.session.scalar(db.select(TaskRun).where(TaskRun.uid == uid))
@@ -224,7 +224,7 @@ def _tick() -> None:
             try:
                 func()
                 db.session.commit()
-            except Exception:  # noqa: BLE001 - one failing sweep must not stop the others
+            except Exception:
                 db.session.rollback()
                 log.exception("periodic job %s failed", name)
 
