@@ -23,6 +23,11 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["percent"] = lambda v: "" if v is None else format_percent(v)
 
     @app.template_global()
+    def has_endpoint(endpoint: str) -> bool:
+        """Whether a page is installed (optional sections of a tab bar)."""
+        return endpoint in app.view_functions
+
+    @app.template_global()
     def url_with(**changes):
         """The current URL with some query parameters replaced (for pagination, filters)."""
         args = request.args.to_dict()

@@ -407,6 +407,22 @@ def campaign_state(campaign: Campaign, now: datetime | None = None) -> str:
 
 # ----------------------------------------------------------------- responses
 
+# Called with each response the moment it is completed, in the submitting
+# transaction (invitation bookkeeping, webhooks). Register with @on_completed.
+_completion_hooks: list = []
+
+
+def on_completed(func):
+    """Register ``func(response)`` to run (and flush) when a response is completed."""
+    if func not in _completion_hooks:
+        _completion_hooks.append(func)
+    return func
+
+
+def _completed(response: Response) -> None:
+    for hook in _completion_hooks:
+        hook(response)
+
 
 @dataclass
 class SubmitResult:
@@ -639,6 +655,7 @@ def submit_new_response(
     rows = _answer_rows(response.id, definition, kept, list(kept))
     if rows:
         db.session.execute(Answer.__table__.insert(), rows)
+    _completed(response)
     return response, token
 
 
@@ -678,4 +695,5 @@ def submit_response(
     response.current_page = None
     response.last_saved_at = now
     db.session.flush()
+    _completed(response)
     return SubmitResult(response, already_submitted=False)
