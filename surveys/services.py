@@ -405,6 +405,18 @@ def campaign_state(campaign: Campaign, now: datetime | None = None) -> str:
     return "open"
 
 
+def may_show_response_status(campaign: Campaign, completed: int) -> bool:
+    """Whether per-person "has (not) responded" may be shown for a group of invitees
+    in which ``completed`` people have finished.
+
+    In an anonymous campaign a list of who has not answered also tells who has; with
+    fewer than ``min_group_size`` respondents in the group, that would tie the
+    group's answers to a handful of named people — so the list is hidden. Campaigns
+    that are not anonymous show it always.
+    """
+    return not campaign.anonymous or completed >= campaign.min_group_size
+
+
 # ----------------------------------------------------------------- responses
 
 # Called with each response the moment it is completed, in the submitting
