@@ -66,6 +66,7 @@ class Config:
     TASK_QUEUE_URL: str | None = None
     TASKS_EAGER = False
     TASK_RETRIES = 3
+    TASK_RETRY_DELAY_SECONDS = 60  # doubled after each failure, at most an hour
     # Email: MAIL_BACKEND "smtp" sends through MAIL_SERVER; "outbox" writes .eml files
     # to MAIL_OUTBOX_DIR (default <instance>/outbox) that admins browse in the app.
     MAIL_BACKEND = "outbox"
@@ -112,7 +113,8 @@ class Config:
         ):
             if environ.get(key):
                 settings[key] = environ[key]
-        for key in ("MAIL_PORT", "MAIL_TIMEOUT_SECONDS", "MAIL_BATCH_SIZE", "TASK_RETRIES"):
+        for key in ("MAIL_PORT", "MAIL_TIMEOUT_SECONDS", "MAIL_BATCH_SIZE", "TASK_RETRIES",
+                    "TASK_RETRY_DELAY_SECONDS"):
             if environ.get(key):
                 settings[key] = int(environ[key])
         for key in ("SESSION_COOKIE_SECURE", "HSTS", "MAIL_USE_TLS", "MAIL_USE_SSL"):

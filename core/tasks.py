@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from huey import Huey, crontab
+from huey.exceptions import RetryTask
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -174,7 +175,8 @@ def _describe(exc: BaseException) -> str:
 
 def run_job(uid: str) -> bool:
     """Run the recorded job ``uid`` once (the worker's side). Commits. Returns False
-    if the job failed and should be retried; raises nothing."""
+    if the job failed and should be retried (up to its ``max_attempts``); raises
+    nothing."""
     run = db.session.scalar(db.select(TaskRun).where(TaskRun.uid == uid))
     if run is None or run.finished:
         return True  # rolled back before it was queued, or already done
@@ -205,16 +207,21 @@ def run_job(uid: str) -> bool:
     return True
 
 
-class _RetryLater(Exception):
-    pass
+def retry_delay(attempts: int) -> float:
+    """Seconds before attempt ``attempts + 1``: exponential backoff from
+    ``TASK_RETRY_DELAY_SECONDS`` (1×, 2×, 4×…), at most an hour."""
+    base = current_app.config.get("TASK_RETRY_DELAY_SECONDS", 60)
+    return min(base * 2 ** max(attempts - 1, 0), 3600)
 
 
-@huey.task(retries=10, retry_delay=60, name="orbit.execute_job")
+@huey.task(name="orbit.execute_job")
 def execute_job(uid: str) -> None:
     with _app_context():
-        done = run_job(uid)
-    if not done:
-        raise _RetryLater(uid)  # huey runs it again after the retry delay
+        if run_job(uid):
+            return
+        attempts = db.session.scalar(db.select(TaskRun.attempts).where(TaskRun.uid == uid))
+        delay = retry_delay(attempts or 1)
+    raise RetryTask(f"job {uid} failed; retrying", delay=delay)
 
 
 @huey.periodic_task(crontab(minute="*"), name="orbit.every_minute")
