@@ -18,6 +18,7 @@ import logging
 import traceback
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,24 @@ class TaskRun(db.Model):
         return self.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
 
 
+class Incomplete(Exception):
+    """Raise from a job after flushing what must be kept even though the job did not
+    succeed (e.g. the record of a failed delivery attempt): the job's writes are
+    committed, not rolled back, and the run is retried like any failure (or fails for
+    good after its last attempt)."""
+
+
+_current_uid: ContextVar[str | None] = ContextVar("orbit_current_job", default=None)
+
+
+def current_run() -> TaskRun | None:
+    """The run of the job executing now (None outside a job)."""
+    uid = _current_uid.get()
+    if uid is None:
+        return None
+    return db.session.scalar(db.select(TaskRun).where(TaskRun.uid == uid))
+
+
 def job(name: str):
     """Register ``func`` as the background job ``name``. It receives the JSON-able
     keyword arguments given to :func:`enqueue` and runs in an app context; it may
@@ -116,7 +135,8 @@ def enqueue(
         created_by_id=getattr(actor, "id", None) if getattr(actor, "is_authenticated", False)
         else None,
         status=TaskStatus.QUEUED,
-        max_attempts=retries + 1,
+        # Eager mode (tests) runs a job once, inline: there is no retry.
+        max_attempts=1 if app.config.get("TASKS_EAGER") else retries + 1,
     )
     db.session.add(run)
     db.session.flush()
@@ -155,15 +175,23 @@ def _run_inline(run: TaskRun) -> None:
     run.status = TaskStatus.RUNNING
     run.attempts += 1
     run.started_at = utcnow()
+    db.session.flush()
+    token = _current_uid.set(run.uid)
+    savepoint = db.session.begin_nested()
     try:
-        with db.session.begin_nested():
-            result = _jobs[run.name](**(run.args or {}))
+        result = _jobs[run.name](**(run.args or {}))
+    except Incomplete as exc:
+        savepoint.commit()
+        run.status, run.error = TaskStatus.FAILED, _describe(exc)
     except Exception as exc:
-        run.status = TaskStatus.FAILED
-        run.error = _describe(exc)
+        savepoint.rollback()
+        run.status, run.error = TaskStatus.FAILED, _describe(exc)
     else:
+        savepoint.commit()
         run.status = TaskStatus.SUCCEEDED
         run.result = result if isinstance(result, dict) else None
+    finally:
+        _current_uid.reset(token)
     run.finished_at = utcnow()
     db.session.flush()
 
@@ -186,18 +214,24 @@ def run_job(uid: str) -> bool:
     attempts, max_attempts = run.attempts, run.max_attempts
     name, args = run.name, dict(run.args or {})
     db.session.commit()
+    token = _current_uid.set(uid)
     try:
         result = _jobs[name](**args)
         db.session.commit()
     except Exception as exc:
-        db.session.rollback()
-        log.exception("job %s (%s) failed", name, uid)
+        if isinstance(exc, Incomplete):
+            db.session.commit()  # what the job chose to keep
+        else:
+            db.session.rollback()
+        log.warning("job %s (%s) failed: %s", name, uid, _describe(exc))
         run = db.session.scalar(db.select(TaskRun).where(TaskRun.uid == uid))
         run.error = _describe(exc)
         run.status = TaskStatus.RETRYING if attempts < max_attempts else TaskStatus.FAILED
         run.finished_at = utcnow() if run.status == TaskStatus.FAILED else None
         db.session.commit()
         return run.status == TaskStatus.FAILED
+    finally:
+        _current_uid.reset(token)
     run = db.session.scalar(db.select(TaskRun).where(TaskRun.uid == uid))
     run.status = TaskStatus.SUCCEEDED
     run.result = result if isinstance(result, dict) else None

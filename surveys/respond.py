@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     make_response,
     redirect,
     render_template,
@@ -18,14 +19,18 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale
+from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.exceptions import CapacityReached, ConflictError, ServiceError
 from core.extensions import db
 from core.i18n import current_language
+from surveys import campaigns as campaign_admin
 from surveys import definition as qdef
-from surveys import services
+from surveys import invitation_routes as personal
+from surveys import invitations, services
 from surveys.models import Campaign, Response
 
 bp = Blueprint("respond", __name__, url_prefix="/s")
@@ -65,7 +70,48 @@ def _campaign_or_404(slug: str) -> Campaign:
     campaign = services.find_campaign(slug)
     if campaign is None:
         abort(404)
+    _use_campaign_language(campaign)
+    if campaign.is_personal:
+        _require_invitation(campaign)
     return campaign
+
+
+def _require_invitation(campaign: Campaign) -> None:
+    """A personal campaign answers only a browser that opened a valid invitation link
+    (``/i/<token>``); anyone else gets the page of an invalid link. Once the
+    invitation is used, only the browser that used it still sees its thank-you page."""
+    invitation = personal.bound_invitation(campaign)
+    if invitation is None:
+        abort(personal.invalid_link_page())
+    if invitation.completed_at is not None:
+        response = _current_response(campaign)
+        if response is None or not response.is_completed:
+            abort(personal.invalid_link_page())
+
+
+def _use_campaign_language(campaign: Campaign) -> None:
+    """Speak the campaign's default language to a respondent who has not chosen one
+    (with the language switch, or in their account): it wins over the browser's
+    Accept-Language, never over a choice."""
+    code = campaign.default_locale
+    supported = current_app.config["LANGUAGES"]
+    if not code or code not in supported:
+        return
+    if session.get("locale") in supported or getattr(current_user, "locale", None) in supported:
+        return
+    # Flask-Babel keeps the request's locale on ``g``; keep the override for the
+    # rest of this request (``g`` ends with it).
+    g.orbit_campaign_locale = force_locale(code)
+    g.orbit_campaign_locale.__enter__()
+
+
+def _fields_key(campaign: Campaign) -> str:
+    return f"orbit_f{campaign.id}"
+
+
+def _link_fields(campaign: Campaign) -> dict | None:
+    """The validated hidden fields this browser arrived with (kept in the session)."""
+    return session.get(_fields_key(campaign)) or None
 
 
 def _pending_key(campaign: Campaign) -> str:
@@ -86,6 +132,10 @@ def _pending_token(campaign: Campaign) -> str | None:
 
 
 def _current_response(campaign: Campaign) -> Response | None:
+    invitation = g.get("orbit_invitation") if campaign.is_personal else None
+    if invitation is not None and not campaign.anonymous:
+        # The invitation's own response, from any browser its link was opened in.
+        return invitations.response_of(invitation)
     token = request.cookies.get(_cookie_name(campaign)) or _pending_token(campaign)
     return services.find_response(campaign, token)
 
@@ -149,6 +199,15 @@ def _current_page(definition, answers, response: Response | None):
 @bp.get("/<slug>")
 def answer(slug: str):
     campaign = _campaign_or_404(slug)
+    if campaign_admin.has_hidden_fields(campaign, request.args):
+        # Keep the declared fields of the link (e.g. ?ticket=…&channel=…) for the
+        # response, and take them out of the address bar (and of any Referer).
+        session[_fields_key(campaign)] = campaign_admin.read_hidden_fields(
+            campaign, request.args
+        )
+        response = redirect(url_for("respond.answer", slug=slug), code=303)
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
     response = _current_response(campaign)
     if response is not None and response.is_completed:
         return redirect(url_for("respond.thanks", slug=slug))
@@ -204,6 +263,10 @@ def save(slug: str):
             response, new_token = services.start_response(
                 campaign, locale=_locale(), token=pending
             )
+            if _link_fields(campaign):
+                response.fields = {**(response.fields or {}), **_link_fields(campaign)}
+            if g.get("orbit_invitation") is not None:
+                invitations.attach_response(g.orbit_invitation, response)
         except IntegrityError:
             # The other POST of a double click started this response first.
             db.session.rollback()
@@ -245,10 +308,12 @@ def save(slug: str):
         try:
             if response is None:
                 # The first save is the final submit (a one-page survey).
-                _, new_token = services.submit_new_response(
+                created, new_token = services.submit_new_response(
                     campaign, page.key, page_answers, locale=_locale(), token=pending,
-                    seconds=seconds,
+                    seconds=seconds, fields=_link_fields(campaign),
                 )
+                if g.get("orbit_invitation") is not None:
+                    invitations.attach_response(g.orbit_invitation, created)
             else:
                 services.submit_response(
                     response, page.key, page_answers, seconds=seconds, locale=_locale(),
@@ -313,8 +378,39 @@ def thanks(slug: str):
         return redirect(url_for("respond.answer", slug=slug))
     definition = services.parsed_version(response.version)
     return render_template(
-        "surveys/respond_thanks.html", campaign=campaign, definition=definition, locale=_locale()
+        "surveys/respond_thanks.html",
+        campaign=campaign,
+        definition=definition,
+        locale=_locale(),
+        answer_again=_may_answer_again(campaign),
     )
+
+
+def _may_answer_again(campaign: Campaign) -> bool:
+    """A public campaign that allows several responses per browser (a kiosk)."""
+    return not campaign.is_personal and not campaign.one_response_per_browser
+
+
+@bp.post("/<slug>/again")
+def again(slug: str):
+    """Start a fresh response in this browser: forget the finished one (its cookie and
+    the token chosen for it); the hidden fields of the link are kept."""
+    campaign = _campaign_or_404(slug)
+    if not _may_answer_again(campaign):
+        abort(404)
+    response = _current_response(campaign)
+    if response is not None and not response.is_completed:
+        return redirect(url_for("respond.answer", slug=slug), code=303)
+    session.pop(_pending_key(campaign), None)
+    result = redirect(url_for("respond.answer", slug=slug), code=303)
+    result.delete_cookie(
+        _cookie_name(campaign),
+        path=f"/s/{campaign.public_slug}",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return result
 
 
 def _with_cookie(campaign: Campaign | _Link, response, token: str | None):

@@ -1,5 +1,5 @@
-"""Admin pages: questionnaire list, library, import/export, versions, publishing and
-open links."""
+"""Admin pages: questionnaire list, library, import/export, versions, publishing, and
+the questionnaire's campaigns (managed in :mod:`surveys.campaign_routes`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from core.exceptions import NotFound, ServiceError
 from core.extensions import db
 from org.forms import ConfirmForm
 from org.routes import admin_required, form_error
+from surveys import campaigns as campaign_admin
 from surveys import services
 from surveys.forms import CampaignForm, ImportForm, NewQuestionnaireForm
 from surveys.models import Campaign, QuestionnaireVersion, ResponseStatus
@@ -180,10 +181,10 @@ def detail(questionnaire_id: int):
         problems=services.draft_problems(draft) if draft else [],
         counts=counts,
         campaigns=campaigns,
-        campaign_state=services.campaign_state,
-        completed_count=services.completed_count,
+        campaign_status=campaign_admin.campaign_status,
+        public_url=campaign_admin.public_url,
+        completed=campaign_admin.completed_counts(c.id for c in campaigns),
         confirm=ConfirmForm(),
-        campaign_form=CampaignForm(),
     )
 
 
@@ -236,7 +237,9 @@ def _as_utc(value: datetime | None) -> datetime | None:
     """A naive datetime typed in the viewer's time zone, as an aware UTC datetime."""
     if value is None:
         return None
-    zone = get_timezone() or ZoneInfo("UTC")
+    # zoneinfo, not the pytz zone itself: pytz zones attached with replace() use the
+    # zone's first historical offset (e.g. +08:06 for Asia/Shanghai).
+    zone = ZoneInfo(str(get_timezone() or "UTC"))
     return value.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
 
 
@@ -250,7 +253,7 @@ def create_link(questionnaire_id: int):
         flash(_("Publish the questionnaire before sharing it."), "error")
     elif form.validate_on_submit():
         try:
-            services.create_campaign(
+            campaign = services.create_campaign(
                 current_user,
                 version,
                 name=form.name.data,
@@ -264,6 +267,7 @@ def create_link(questionnaire_id: int):
         else:
             db.session.commit()
             flash(_("The link is ready."), "success")
+            return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     else:
         for field in form:
             for message in field.errors:
@@ -280,9 +284,12 @@ def close_link(campaign_id: int):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.close_campaign(current_user, campaign)
-    db.session.commit()
-    flash(_("The link is closed."), "success")
-    return redirect(
-        url_for("surveys.detail", questionnaire_id=campaign.version.questionnaire_id) + "#links"
-    )
+    try:
+        services.close_campaign(current_user, campaign)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(_("The link is closed."), "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign_id))

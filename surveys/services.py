@@ -313,41 +313,15 @@ def parsed_version(version: QuestionnaireVersion) -> qdef.Questionnaire:
 # ----------------------------------------------------------------- open links
 
 
-def create_campaign(
-    actor,
-    version: QuestionnaireVersion,
-    *,
-    name: str,
-    opens_at: datetime | None = None,
-    closes_at: datetime | None = None,
-    max_responses: int | None = None,
-) -> Campaign:
-    require_admin(actor)
-    if not version.is_published:
-        raise ServiceError(_l("Publish the questionnaire before sharing it."))
-    name = (name or "").strip()
-    if not name:
-        raise ServiceError(_l("This field is required."), field="name")
-    if len(name) > 200:
-        raise ServiceError(_l("Use at most %(n)d characters.", n=200), field="name")
-    if opens_at and closes_at and closes_at <= opens_at:
-        raise ServiceError(_l("The link must close after it opens."), field="closes_at")
-    if max_responses is not None and max_responses < 1:
-        raise ServiceError(_l("Enter a number of at least 1."), field="max_responses")
-    campaign = Campaign(
-        name=name,
-        version=version,
-        public_slug=secrets.token_urlsafe(16),
-        opens_at=opens_at,
-        closes_at=closes_at,
-        max_responses=max_responses,
-        launched_at=utcnow(),
-        created_by_id=getattr(actor, "id", None),
-    )
-    db.session.add(campaign)
-    db.session.flush()
-    audit.record("campaign.create", campaign, actor=actor, details={"version": version.id})
-    return campaign
+def create_campaign(actor, version: QuestionnaireVersion, *, name: str, **settings) -> Campaign:
+    """An open link, launched at once (the original API; see
+    :func:`surveys.campaigns.create_campaign` for drafts and every setting). A closing
+    time that has already passed makes a link that is closed from the start."""
+    from surveys import campaigns
+
+    settings.setdefault("launch", True)
+    settings.setdefault("allow_past_close", True)
+    return campaigns.create_campaign(actor, version, name=name, **settings)
 
 
 def get_campaign(actor, campaign_id: int) -> Campaign:
@@ -359,11 +333,10 @@ def get_campaign(actor, campaign_id: int) -> Campaign:
 
 
 def close_campaign(actor, campaign: Campaign) -> None:
-    require_admin(actor)
-    if campaign.closed_at is None:
-        campaign.closed_at = utcnow()
-        db.session.flush()
-        audit.record("campaign.close", campaign, actor=actor)
+    """Stop accepting answers now (see :func:`surveys.campaigns.close_campaign`)."""
+    from surveys import campaigns
+
+    campaigns.close_campaign(actor, campaign)
 
 
 def find_campaign(slug: str) -> Campaign | None:
@@ -392,17 +365,12 @@ def completed_count(campaign: Campaign) -> int:
 
 def campaign_state(campaign: Campaign, now: datetime | None = None) -> str:
     """``open``, ``not_open_yet`` (a draft or a scheduled campaign), ``closed`` or
-    ``full`` — what a respondent is told."""
-    now = now or utcnow()
-    if campaign.launched_at is None:
-        return "not_open_yet"
-    if campaign.closed_at is not None or (campaign.closes_at and now >= campaign.closes_at):
-        return "closed"
-    if campaign.opens_at and now < campaign.opens_at:
-        return "not_open_yet"
-    if campaign.max_responses and completed_count(campaign) >= campaign.max_responses:
-        return "full"
-    return "open"
+    ``full`` — what a respondent is told: the admin's
+    :func:`surveys.campaigns.campaign_status` with draft and scheduled merged."""
+    from surveys.campaigns import campaign_status
+
+    status = campaign_status(campaign, now)
+    return "not_open_yet" if status in ("draft", "scheduled") else status
 
 
 def may_show_response_status(campaign: Campaign, completed: int) -> bool:
@@ -628,11 +596,14 @@ def submit_new_response(
     locale: str | None,
     token: str | None = None,
     seconds: float | None = None,
+    fields: dict | None = None,
 ) -> tuple[Response, str]:
     """Start and complete a response in one step: the respondent's first save is the
     final submit (a one-page survey). The checks are those of :func:`submit_response`
     for a response without saved answers; they all run before the first write, and
     the writes are three INSERTs, so a SQLite write lock is held only briefly.
+
+    ``fields``: validated hidden fields of the link, stored with the response.
 
     Returns the response and its resume token (``token`` if given). Of two calls with
     the same token (a double click) one stores the response; the other fails on the
@@ -654,6 +625,7 @@ def submit_new_response(
         started_at=now,
         last_saved_at=now,
         submitted_at=now,
+        fields=dict(fields) if fields else None,
     )
     db.session.add(response)
     if seconds is not None:

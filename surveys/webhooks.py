@@ -37,14 +37,13 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
 
 from core.database import utcnow
 from core.exceptions import ConflictError, NotFound, ServiceError
 from core.extensions import db
 from core.i18n import lazy_gettext as _l
-from core.tasks import TaskRun, TaskStatus, enqueue, job
+from core.tasks import Incomplete, current_run, enqueue, job
 from org import audit
 from org.services import require_admin
 from surveys import services
@@ -63,7 +62,7 @@ class DeliveryStatus:
     FAILED = "failed"
 
 
-class WebhookFailed(Exception):
+class WebhookFailed(Incomplete):
     """An attempt did not get a 2xx answer (raised so that the job is retried)."""
 
 
@@ -249,21 +248,6 @@ def post(url: str, secret: str | None, delivery_id: int, body: bytes) -> tuple[i
     return code, f"HTTP {code}"
 
 
-def _this_run(delivery: WebhookDelivery) -> TaskRun | None:
-    """The queue's record of the run now delivering ``delivery`` (None when the job
-    function is called directly)."""
-    runs = db.session.scalars(
-        select(TaskRun)
-        .where(
-            TaskRun.name == JOB_NAME,
-            TaskRun.campaign_id == delivery.campaign_id,
-            TaskRun.status == TaskStatus.RUNNING,
-        )
-        .order_by(TaskRun.id.desc())
-    )
-    return next((r for r in runs if (r.args or {}).get("delivery_id") == delivery.id), None)
-
-
 @job(JOB_NAME)
 def deliver_webhook(delivery_id: int) -> dict:
     """One attempt at a delivery (the job). Raises :class:`WebhookFailed` when it was
@@ -273,7 +257,7 @@ def deliver_webhook(delivery_id: int) -> dict:
     delivery = db.session.get(WebhookDelivery, delivery_id)
     if delivery is None:
         return {"skipped": "missing"}
-    run = _this_run(delivery)
+    run = current_run()
     if delivery.status == DeliveryStatus.FAILED and run is not None and run.attempts == 1:
         if is_erased(delivery):
             return {"skipped": "erased"}
@@ -299,33 +283,7 @@ def deliver_webhook(delivery_id: int) -> dict:
         delivery.status = DeliveryStatus.FAILED
     delivery.last_error = error[:2000]
     db.session.flush()
-    _keep_after_rollback(delivery)
+    # Kept although the job failed; the queue retries it.
     raise WebhookFailed(f"webhook delivery {delivery.id}: {error}")
 
 
-# The job raises to be retried, and the queue then rolls its transaction back (the
-# worker's whole transaction, or in eager mode its savepoint) — which would also undo
-# the record of the attempt. So the attempt's values are kept in the session and set
-# again once the rollback is done; they are written with the queue's own record of
-# the failure (flushed / committed right after).
-_KEPT = "orbit_webhook_attempts"
-_RECORDED = ("status", "attempts", "last_status_code", "last_error")
-
-
-def _keep_after_rollback(delivery: WebhookDelivery) -> None:
-    values = {name: getattr(delivery, name) for name in _RECORDED}
-    db.session.info.setdefault(_KEPT, []).append((delivery, values))
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _restore_attempts(session: Session, previous_transaction) -> None:
-    kept = session.info.pop(_KEPT, None)
-    for delivery, values in kept or ():
-        if delivery in session:
-            for name, value in values.items():
-                setattr(delivery, name, value)
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_attempts(session: Session) -> None:
-    session.info.pop(_KEPT, None)
