@@ -580,9 +580,12 @@ def _shared_fields(invitation: Invitation) -> dict[str, str]:
     return {k: v for k, v in mine.items() if counts.get((k, v), 0) >= limit}
 
 
-def attach_response(invitation: Invitation, response: Response) -> None:
-    """Called when the invitee's response is created: link it (not in anonymous
-    campaigns), copy the custom fields, note that the invitee started."""
+@services.on_started
+def attach_response(response: Response, invitation: Invitation | None) -> None:
+    """When an invitee's response is created: link it (not in anonymous campaigns),
+    copy the custom fields, note that the invitee started."""
+    if invitation is None:
+        return
     campaign = invitation.campaign
     if campaign.anonymous:
         fields = _shared_fields(invitation)

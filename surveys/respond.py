@@ -261,12 +261,9 @@ def save(slug: str):
     if response is None and not final:
         try:
             response, new_token = services.start_response(
-                campaign, locale=_locale(), token=pending
+                campaign, locale=_locale(), token=pending, fields=_link_fields(campaign),
+                invitation=g.get("orbit_invitation"),
             )
-            if _link_fields(campaign):
-                response.fields = {**(response.fields or {}), **_link_fields(campaign)}
-            if g.get("orbit_invitation") is not None:
-                invitations.attach_response(g.orbit_invitation, response)
         except IntegrityError:
             # The other POST of a double click started this response first.
             db.session.rollback()
@@ -308,12 +305,11 @@ def save(slug: str):
         try:
             if response is None:
                 # The first save is the final submit (a one-page survey).
-                created, new_token = services.submit_new_response(
+                _, new_token = services.submit_new_response(
                     campaign, page.key, page_answers, locale=_locale(), token=pending,
                     seconds=seconds, fields=_link_fields(campaign),
+                    invitation=g.get("orbit_invitation"),
                 )
-                if g.get("orbit_invitation") is not None:
-                    invitations.attach_response(g.orbit_invitation, created)
             else:
                 services.submit_response(
                     response, page.key, page_answers, seconds=seconds, locale=_locale(),

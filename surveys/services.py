@@ -404,6 +404,24 @@ def _completed(response: Response) -> None:
         hook(response)
 
 
+# Called with each new response and the invitation it answers (None for a public
+# link), before anything else sees the response. Register with @on_started.
+_start_hooks: list = []
+
+
+def on_started(func):
+    """Register ``func(response, invitation)`` to run (and flush) when a response is
+    created."""
+    if func not in _start_hooks:
+        _start_hooks.append(func)
+    return func
+
+
+def _started(response: Response, invitation) -> None:
+    for hook in _start_hooks:
+        hook(response, invitation)
+
+
 @dataclass
 class SubmitResult:
     response: Response
@@ -423,10 +441,19 @@ def find_response(campaign: Campaign, resume_token: str | None) -> Response | No
 
 
 def start_response(
-    campaign: Campaign, *, locale: str | None, token: str | None = None
+    campaign: Campaign,
+    *,
+    locale: str | None,
+    token: str | None = None,
+    fields: dict | None = None,
+    invitation=None,
 ) -> tuple[Response, str]:
     """A new partial response and the resume token to keep in the respondent's browser
-    (``token`` if given: the one chosen when the form was shown)."""
+    (``token`` if given: the one chosen when the form was shown).
+
+    ``fields``: validated hidden fields of the link; ``invitation``: the personal
+    invitation being answered (its bookkeeping is done by the start hooks).
+    """
     token = token or secrets.token_urlsafe(32)
     response = Response(
         campaign=campaign,
@@ -434,9 +461,11 @@ def start_response(
         resume_token_hash=token_hash(token),
         status=ResponseStatus.IN_PROGRESS.value,
         locale=locale,
+        fields=dict(fields) if fields else None,
     )
     db.session.add(response)
     db.session.flush()
+    _started(response, invitation)
     return response, token
 
 
@@ -597,13 +626,14 @@ def submit_new_response(
     token: str | None = None,
     seconds: float | None = None,
     fields: dict | None = None,
+    invitation=None,
 ) -> tuple[Response, str]:
     """Start and complete a response in one step: the respondent's first save is the
     final submit (a one-page survey). The checks are those of :func:`submit_response`
     for a response without saved answers; they all run before the first write, and
     the writes are three INSERTs, so a SQLite write lock is held only briefly.
 
-    ``fields``: validated hidden fields of the link, stored with the response.
+    ``fields`` and ``invitation`` as for :func:`start_response`.
 
     Returns the response and its resume token (``token`` if given). Of two calls with
     the same token (a double click) one stores the response; the other fails on the
@@ -635,6 +665,7 @@ def submit_new_response(
             )
         )
     db.session.flush()
+    _started(response, invitation)
     _refuse_beyond_cap(campaign)
     rows = _answer_rows(response.id, definition, kept, list(kept))
     if rows:

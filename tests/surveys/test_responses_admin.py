@@ -44,11 +44,9 @@ def complete(campaign, answers=None, *, invitation=None, fields=None, locale="en
              finish=True) -> Response:
     """A response through ``campaign`` as the respondent flow makes it (through the
     invitation's link if given), completed unless ``finish`` is false."""
-    response, _token = services.start_response(campaign, locale=locale)
-    response.fields = fields
-    if invitation is not None:
-        invitations.attach_response(invitation, response)
-    db.session.flush()
+    response, _token = services.start_response(
+        campaign, locale=locale, fields=fields, invitation=invitation
+    )
     answers = dict(ANSWERS if answers is None else answers)
     if finish:
         services.submit_response(response, "end", answers)
