@@ -6,6 +6,7 @@ from babel import support
 from flask import (
     Blueprint,
     current_app,
+    g,
     has_app_context,
     has_request_context,
     redirect,
@@ -31,7 +32,8 @@ def supported_locales() -> tuple[str, ...]:
 
 
 def select_locale() -> str:
-    """The user's own setting, else the session switch, else Accept-Language."""
+    """The user's own setting, else the session switch, else the page's default
+    (``g.orbit_default_locale``), else Accept-Language."""
     if not has_request_context():  # CLI, background work: the configured default
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = supported_locales()
@@ -41,6 +43,11 @@ def select_locale() -> str:
     chosen = session.get("locale")
     if chosen in supported:
         return chosen
+    # A page's own default (e.g. a survey's language), set on ``g`` before the
+    # first translated string: it wins over the browser, never over a choice.
+    page_default = g.get("orbit_default_locale")
+    if page_default in supported:
+        return page_default
     best = request.accept_languages.best_match(
         ["en", "zh_CN", "zh", "zh-CN", "zh-Hans", "zh-Hans-CN"], default=None
     )

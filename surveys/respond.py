@@ -19,8 +19,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale
-from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -70,9 +68,9 @@ def _campaign_or_404(slug: str) -> Campaign:
     campaign = services.find_campaign(slug)
     if campaign is None:
         abort(404)
-    _use_campaign_language(campaign)
     if campaign.is_personal:
         _require_invitation(campaign)
+    _use_campaign_language(campaign)
     return campaign
 
 
@@ -90,19 +88,14 @@ def _require_invitation(campaign: Campaign) -> None:
 
 
 def _use_campaign_language(campaign: Campaign) -> None:
-    """Speak the campaign's default language to a respondent who has not chosen one
-    (with the language switch, or in their account): it wins over the browser's
-    Accept-Language, never over a choice."""
-    code = campaign.default_locale
-    supported = current_app.config["LANGUAGES"]
-    if not code or code not in supported:
-        return
-    if session.get("locale") in supported or getattr(current_user, "locale", None) in supported:
-        return
-    # Flask-Babel keeps the request's locale on ``g``; keep the override for the
-    # rest of this request (``g`` ends with it).
-    g.orbit_campaign_locale = force_locale(code)
-    g.orbit_campaign_locale.__enter__()
+    """Speak the invitee's language, else the campaign's default language, to a
+    respondent who has not chosen one (with the language switch, or in their
+    account): it wins over the browser's Accept-Language, never over a choice
+    (see :func:`core.i18n.select_locale`)."""
+    invitation = g.get("orbit_invitation")
+    code = (invitation.locale if invitation is not None else None) or campaign.default_locale
+    if code:
+        g.orbit_default_locale = code
 
 
 def _fields_key(campaign: Campaign) -> str:

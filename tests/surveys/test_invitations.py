@@ -129,6 +129,19 @@ def test_a_personal_link_opens_the_survey_at_an_address_without_the_token(client
     assert invitation.opened_at is not None and invitation.started_at is None
 
 
+def test_the_survey_speaks_the_invitees_language_unless_they_choose_another(client, factory):
+    campaign, admin = personal_campaign(factory)
+    [invitation] = invite(admin, campaign, "wang@example.com", locale="zh_CN")
+    client.get(f"/i/{invitations.link_token(invitation)}")
+    url = f"/s/{campaign.public_slug}"
+    page = client.get(url, headers={"Accept-Language": "en"})
+    assert '<html lang="zh-CN"' in page.get_data(as_text=True)
+    with client.session_transaction() as session:
+        session["locale"] = "en"  # the language switch
+    page = client.get(url, headers={"Accept-Language": "zh-CN"})
+    assert '<html lang="en"' in page.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("anonymous", [False, True])
 def test_the_token_never_appears_in_the_survey_pages(client, factory, anonymous):
     campaign, admin = personal_campaign(factory, anonymous=anonymous)
