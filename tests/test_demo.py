@@ -4,7 +4,8 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from org.models import Team, User, Vendor
-from surveys.models import Campaign, Questionnaire
+from surveys import definition as qdef
+from surveys.models import Campaign, Invitation, Questionnaire, Response
 
 
 def _count(model):
@@ -26,13 +27,36 @@ def test_demo_loads_a_bilingual_organisation_once_and_prints_the_logins(app):
     published = db.session.scalar(
         select(Questionnaire).where(Questionnaire.key == "customer-satisfaction")
     )
-    assert published.latest_published is not None and _count(Campaign) == 1
+    assert published.latest_published is not None and _count(Campaign) == 2
+    # The campaigns have answers to look at: a public one with a few left half-way,
+    # one by invitation with about half of the invitees done.
+    public, personal = db.session.scalars(select(Campaign).order_by(Campaign.id)).all()
+    by_status = dict(db.session.execute(
+        select(Response.status, func.count()).where(Response.campaign_id == public.id)
+        .group_by(Response.status)
+    ).all())
+    assert by_status["completed"] >= 80 and by_status["in_progress"] >= 1
+    assert public.subject_vendor_id is not None and public.hidden_fields == ["channel"]
+    invited = db.session.scalars(
+        select(Invitation).where(Invitation.campaign_id == personal.id)
+    ).all()
+    done = [i for i in invited if i.completed_at is not None]
+    assert invited and 0 < len(done) < len(invited)
+    # Every stored answer is one the questionnaire accepts.
+    from surveys import services
+
+    responses = db.session.scalars(select(Response)).all()
+    loaded = services.load_answers_of(responses)
+    for response in responses:
+        definition = services.parsed_version(response.version)
+        if response.is_completed:
+            assert not qdef.unanswered_required(definition, loaded[response.id], "en")
 
     again = runner.invoke(args=["orbit", "demo"])
     assert again.exit_code == 0
     assert "orbit-demo-2026" not in again.output  # logins are printed once
     assert (_count(User), _count(Team), _count(Vendor), _count(Campaign)) == (
-        people, teams, vendors, 1,
+        people, teams, vendors, 2,
     )
 
 
