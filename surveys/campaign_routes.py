@@ -81,7 +81,8 @@ def _helpers():
     return {"viewer_zone": _viewer_zone(), "subject_kind": campaigns.subject_kind}
 
 
-def _campaign_or_404(campaign_id: int) -> Campaign:
+def campaign_or_404(campaign_id: int) -> Campaign:
+    """The campaign for the current admin, or a 404 (every campaign page uses this)."""
     try:
         return campaigns.get_campaign(current_user, campaign_id)
     except NotFound:
@@ -340,7 +341,7 @@ def _edit_form(campaign: Campaign, *, bound: bool = True) -> CampaignForm:
 @bp.route("/<int:campaign_id>/settings", methods=["GET", "POST"])
 @admin_required
 def edit(campaign_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     launched = campaign.launched_at is not None
     form = _edit_form(campaign)
     subjects = _subject_groups(campaign) if not launched else []
@@ -378,7 +379,7 @@ def edit(campaign_id: int):
 @bp.post("/<int:campaign_id>/webhook")
 @admin_required
 def webhook(campaign_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     form = WebhookForm()
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
@@ -406,7 +407,7 @@ def webhook(campaign_id: int):
 @bp.post("/<int:campaign_id>/webhook/secret")
 @admin_required
 def webhook_secret(campaign_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     _confirmed()
     if not campaign.webhook_url:
         flash(_("Set a webhook address first."), "error")
@@ -437,7 +438,7 @@ def _secret_page(campaign: Campaign, secret: str):
 @bp.get("/<int:campaign_id>")
 @admin_required
 def detail(campaign_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     counts = dict(
         db.session.execute(
             select(Response.status, func.count())
@@ -491,7 +492,7 @@ def reopen(campaign_id: int):
 
 
 def _transition(campaign_id: int, change, done: str):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     _confirmed()
     try:
         change(current_user, campaign)
@@ -512,8 +513,8 @@ def _download_name(campaign: Campaign, suffix: str) -> str:
     return f"{stem}-{suffix}"
 
 
-def _public_campaign_or_404(campaign_id: int) -> Campaign:
-    campaign = _campaign_or_404(campaign_id)
+def _publiccampaign_or_404(campaign_id: int) -> Campaign:
+    campaign = campaign_or_404(campaign_id)
     if campaign.is_personal:
         abort(404)  # personal links are sent one by one; there is no public link to show
     return campaign
@@ -524,7 +525,7 @@ def _public_campaign_or_404(campaign_id: int) -> Campaign:
 def qr(campaign_id: int, fmt: str):
     if fmt not in QR_TYPES:
         abort(404)
-    campaign = _public_campaign_or_404(campaign_id)
+    campaign = _publiccampaign_or_404(campaign_id)
     code = segno.make(campaigns.public_url(campaign), error="m", micro=False)
     buffer = BytesIO()
     if fmt == "png":
@@ -553,7 +554,7 @@ def qr(campaign_id: int, fmt: str):
 @bp.get("/<int:campaign_id>/poster")
 @admin_required
 def poster(campaign_id: int):
-    campaign = _public_campaign_or_404(campaign_id)
+    campaign = _publiccampaign_or_404(campaign_id)
     definition = services.parsed_version(campaign.version)
     language = campaign.default_locale or definition.default_locale or current_language()
     language = "zh_CN" if language.startswith("zh") else "en"

@@ -43,6 +43,7 @@ from org.orgchart_routes import OrgChartUploadForm as UploadForm
 from org.routes import admin_required, form_error
 from surveys import invitations as service
 from surveys import mail, services
+from surveys.campaign_routes import campaign_or_404
 from surveys.invitation_forms import OrgForm, PasteForm, TemplateForm
 from surveys.models import Campaign, Invitation
 
@@ -147,15 +148,8 @@ def unsubscribe(token: str):
 # ----------------------------------------------------------------- admin: helpers
 
 
-def _campaign_or_404(campaign_id: int) -> Campaign:
-    try:
-        return services.get_campaign(current_user, campaign_id)
-    except NotFound:
-        abort(404)
-
-
 def _personal_or_404(campaign_id: int) -> Campaign:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     if not campaign.is_personal:
         abort(404)
     return campaign

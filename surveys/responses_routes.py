@@ -22,7 +22,8 @@ from core.i18n import lazy_gettext as _l
 from org.forms import ConfirmForm
 from org.models import User
 from org.routes import admin_required
-from surveys import campaigns, responses_admin, webhooks
+from surveys import responses_admin, webhooks
+from surveys.campaign_routes import campaign_or_404
 from surveys.models import Campaign, Invitation, WebhookDelivery
 
 bp = Blueprint("responses_admin", __name__, url_prefix="/campaigns")
@@ -56,13 +57,6 @@ class EraseConfirmForm(FlaskForm):
     submit = SubmitField(_l("Erase for good"))
 
 
-def _campaign_or_404(campaign_id: int) -> Campaign:
-    try:
-        return campaigns.get_campaign(current_user, campaign_id)
-    except NotFound:
-        abort(404)
-
-
 def _response_or_404(campaign: Campaign, response_id: int):
     try:
         return responses_admin.get_response(current_user, campaign, response_id)
@@ -86,7 +80,7 @@ def _respondents(campaign: Campaign, responses) -> dict[int, Invitation]:
 @bp.get("/<int:campaign_id>/responses")
 @admin_required
 def index(campaign_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     show = request.args.get("show", "all")
     if show not in SHOW_CHOICES:
         show = "all"
@@ -129,14 +123,14 @@ def _render_view(campaign: Campaign, response, delete_form: DeleteResponseForm, 
 @bp.get("/<int:campaign_id>/responses/<int:response_id>")
 @admin_required
 def view(campaign_id: int, response_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     return _render_view(campaign, _response_or_404(campaign, response_id), DeleteResponseForm())
 
 
 @bp.post("/<int:campaign_id>/responses/<int:response_id>/delete")
 @admin_required
 def delete(campaign_id: int, response_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     response = _response_or_404(campaign, response_id)
     form = DeleteResponseForm()
     if not form.validate_on_submit():
@@ -158,7 +152,7 @@ def delete(campaign_id: int, response_id: int):
 @bp.post("/<int:campaign_id>/responses/<int:response_id>/restore")
 @admin_required
 def restore(campaign_id: int, response_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     response = _response_or_404(campaign, response_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -248,7 +242,7 @@ def _campaign_names(report) -> list[Campaign]:
 @bp.get("/<int:campaign_id>/webhooks", endpoint="webhooks")
 @admin_required
 def webhooks_page(campaign_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     pagination = db.paginate(
         webhooks.list_deliveries(current_user, campaign),
         per_page=current_app.config["PAGE_SIZE"],
@@ -276,7 +270,7 @@ def webhooks_page(campaign_id: int):
 @bp.post("/<int:campaign_id>/webhooks/<int:delivery_id>/resend")
 @admin_required
 def resend(campaign_id: int, delivery_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     try:
         delivery = webhooks.get_delivery(current_user, campaign, delivery_id)
     except NotFound:

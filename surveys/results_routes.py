@@ -9,26 +9,19 @@ from babel.dates import format_skeleton
 from flask import Blueprint, abort, render_template, request
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
 from markupsafe import Markup
 
 from core.exceptions import NotFound, ServiceError
 from core.i18n import current_language
 from org.routes import admin_required
 from surveys import campaigns, charts, results
+from surveys.campaign_routes import campaign_or_404
 from surveys.dashboard import progress
 from surveys.definition import localized
 
 bp = Blueprint("results", __name__, url_prefix="/campaigns")
 
 CHART_WORDS = 15  # the table lists all TOP_WORDS
-
-
-def _campaign_or_404(campaign_id: int):
-    try:
-        return campaigns.get_campaign(current_user, campaign_id)
-    except NotFound:
-        abort(404)
 
 
 def _day_label(day: date) -> str:
@@ -46,7 +39,7 @@ def _count_and_share(count: int, share: float | None) -> str:
 @bp.get("/<int:campaign_id>/dashboard")
 @admin_required
 def dashboard(campaign_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     data = progress(campaign)
     timeline = [
         {**point, "day": date.fromisoformat(point["date"])} for point in data["timeline"]
@@ -170,7 +163,7 @@ def _filters_or_error():
 @bp.get("/<int:campaign_id>/results")
 @admin_required
 def summary(campaign_id: int):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     filters, problem = _filters_or_error()
     summary = refused = None
     question_charts = {}
@@ -206,7 +199,7 @@ def _filter_query() -> dict:
 @bp.get("/<int:campaign_id>/results/questions/<question_key>/answers")
 @admin_required
 def text_answers(campaign_id: int, question_key: str):
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     filters, problem = _filters_or_error()
     page = refused = None
     if problem is None:
