@@ -219,6 +219,13 @@ def icc(ratings, *, confidence: float = 0.95, nan_policy: str = "raise") -> ICCR
         icc2k = _ratio(msb - mse, msb + (msj - mse) / n, msb + (msj + mse) / n)
         icc3 = (msb - mse) / (msb + (k - 1) * mse)
         icc3k = (msb - mse) / msb
+        # Where a single-rater form is undefined (its denominator is zero, e.g. no
+        # variance between targets and none between raters), so is its average
+        # form: Spearman-Brown from an infinite value gives no meaningful number.
+        icc1k, icc2k, icc3k = (
+            average if np.isfinite(single) else np.nan
+            for single, average in ((icc1, icc1k), (icc2, icc2k), (icc3, icc3k))
+        )
         f1 = msb / msw
         f3 = msb / mse
 
