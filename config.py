@@ -80,6 +80,9 @@ class Config:
     MAIL_DEFAULT_SENDER = "Orbit <orbit@localhost>"
     MAIL_OUTBOX_DIR: str | None = None
     MAIL_BATCH_SIZE = 100
+    # Files prepared by background exports (default <instance>/exports); with several
+    # app hosts, a folder they all share.
+    EXPORTS_DIR: str | None = None
     # Absolute base of links in emails and QR codes (e.g. https://survey.example.com);
     # default: the URL of the request that queued the work.
     PUBLIC_BASE_URL: str | None = None
@@ -109,7 +112,7 @@ class Config:
             settings["BABEL_DEFAULT_TIMEZONE"] = environ["BABEL_DEFAULT_TIMEZONE"]
         for key in (
             "TASK_QUEUE_URL", "MAIL_BACKEND", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD",
-            "MAIL_DEFAULT_SENDER", "MAIL_OUTBOX_DIR", "PUBLIC_BASE_URL",
+            "MAIL_DEFAULT_SENDER", "MAIL_OUTBOX_DIR", "PUBLIC_BASE_URL", "EXPORTS_DIR",
         ):
             if environ.get(key):
                 settings[key] = environ[key]

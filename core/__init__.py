@@ -110,13 +110,21 @@ def _register_blueprints(app: Flask) -> None:
     from core.extensions import api
     from core.health import bp as health_bp
     from core.i18n import bp as i18n_bp
+    from evaluations.api import register_sla_api
+    from evaluations.routes import bp as evaluations_bp
     from org.api import register_api
     from org.apikey_routes import bp as apikeys_bp
     from org.orgchart_routes import bp as orgchart_bp
     from org.routes import bp as org_bp
     from surveys.api import register_survey_api
     from surveys.builder_routes import bp as builder_bp
+    from surveys.campaign_api import register_campaign_api
+    from surveys.campaign_routes import bp as campaigns_bp
+    from surveys.export_routes import bp as exports_bp
+    from surveys.invitation_routes import bp as invitations_bp
     from surveys.respond import bp as respond_bp
+    from surveys.responses_routes import bp as responses_admin_bp
+    from surveys.results_routes import bp as results_bp
     from surveys.routes import bp as surveys_bp
 
     app.register_blueprint(health_bp)
@@ -126,6 +134,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(apikeys_bp)
     app.register_blueprint(surveys_bp)
     app.register_blueprint(builder_bp)
+    app.register_blueprint(campaigns_bp)
+    app.register_blueprint(exports_bp)
     app.register_blueprint(respond_bp)
+    app.register_blueprint(invitations_bp)
+    app.register_blueprint(responses_admin_bp)
+    app.register_blueprint(results_bp)
+    app.register_blueprint(evaluations_bp)
     register_api(app)
     register_survey_api(api)
+    register_campaign_api(api)
+    register_sla_api(api)
