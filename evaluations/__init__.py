@@ -1,0 +1,1 @@
+"""Team and vendor evaluations: SLA metrics and measurements (see docs/evaluations.md)."""
