@@ -18,7 +18,7 @@ def aggregation_choices():
     return [
         ("mean", _l("Mean")),
         ("percentile", _l("Percentile")),
-        ("rate", _l("Rate (% of measurements meeting a threshold)")),
+        ("rate", _l("Rate (percent of measurements meeting a threshold)")),
         ("sum", _l("Sum")),
     ]
 

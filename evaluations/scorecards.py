@@ -80,7 +80,7 @@ SOURCE_LABELS = {
     KpiSource.MANUAL: _l("Manual score"),
 }
 MEASURE_LABELS = {
-    SurveyMeasure.CSAT: _l("CSAT (% satisfied)"),
+    SurveyMeasure.CSAT: _l("CSAT (percent satisfied)"),
     SurveyMeasure.NPS: _l("NPS (−100 to 100)"),
     SurveyMeasure.CES: _l("CES (mean effort, 1–7)"),
     SurveyMeasure.DIMENSION: _l("Dimension score (0–100)"),
