@@ -371,3 +371,7 @@ def upload_template(kind: str, entity_id: int):
 @bp.errorhandler(PermissionDenied)
 def _permission_denied(exc):
     abort(403)
+
+
+# The scorecard and evaluation pages live on this blueprint too.
+from evaluations import scorecard_routes  # noqa: E402, F401

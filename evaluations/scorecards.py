@@ -714,7 +714,7 @@ def compute(actor, template: ScorecardTemplate, entity: Vendor | Team, period: s
         evaluation = Evaluation(
             template=template, revision=(latest.revision + 1) if latest else 1,
             period=window.label, period_start=window.start, period_end=window.end,
-            status=EvaluationStatus.DRAFT.value,
+            status=EvaluationStatus.DRAFT.value, grade_bands=template.grade_bands,
         )
         if isinstance(entity, Vendor):
             evaluation.vendor = entity
