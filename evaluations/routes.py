@@ -8,13 +8,10 @@ reporting line; members get 403. Objects outside what the viewer may read are 40
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -42,7 +39,6 @@ from org.routes import admin_required, form_error, staff_required
 
 bp = Blueprint("evaluations", __name__, url_prefix="/evaluations")
 
-PREVIEW_ROW_LIMIT = 1000
 MEASUREMENT_LIMIT = 2000
 
 
@@ -254,34 +250,13 @@ def apply_template(kind: str, entity_id: int):
 # ----------------------------------------------------------------- upload
 
 
-def _pending() -> orgchart.PendingImports:
-    base = current_app.config.get("ORGCHART_IMPORT_DIR") or (
-        Path(current_app.instance_path) / "imports"
-    )
-    return orgchart.PendingImports(
-        Path(base) / "sla",
-        ttl_seconds=current_app.config.get(
-            "ORGCHART_IMPORT_TTL_SECONDS", orgchart.PENDING_TTL_SECONDS
-        ),
-    )
-
-
-def _shown(checks):
-    if len(checks) <= PREVIEW_ROW_LIMIT:
-        return checks
-    shown = [c for c in checks if c.errors][:PREVIEW_ROW_LIMIT]
-    room = PREVIEW_ROW_LIMIT - len(shown)
-    shown += [c for c in checks if not c.errors][:max(room, 0)]
-    return sorted(shown, key=lambda c: c.row)
-
-
 def _preview(entity, parsed, checks, token, status=200):
     return render_template(
         "evaluations/upload_preview.html",
         entity=entity,
         kind=sla.entity_kind(entity),
         parsed=parsed,
-        checks=_shown(checks),
+        checks=orgchart.preview_rows(checks),
         counts=sla.upload_counts(checks),
         confirm=ConfirmUploadForm(token=token) if token else None,
     ), status
@@ -302,7 +277,9 @@ def upload(kind: str, entity_id: int):
         else:
             token = None
             if not any(c.errors for c in checks):
-                token = _pending().save(current_user.id, parsed, sla.upload_digest(entity, checks))
+                token = orgchart.pending_imports("sla").save(
+                    current_user.id, parsed, sla.upload_digest(entity, checks)
+                )
             return _preview(entity, parsed, checks, token, 200 if token else 422)
     return render_template(
         "evaluations/upload.html",
@@ -323,7 +300,7 @@ def confirm_upload(kind: str, entity_id: int):
     form = ConfirmUploadForm()
     if not form.validate_on_submit():
         abort(400)
-    store = _pending()
+    store = orgchart.pending_imports("sla")
     token = form.token.data
     try:
         pending = store.load(token, current_user.id)

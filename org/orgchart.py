@@ -998,3 +998,34 @@ def template_csv(chinese_headers: bool = False) -> bytes:
     out = io.StringIO(newline="")
     csv.writer(out, lineterminator="\r\n").writerow(headers)
     return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+
+
+PREVIEW_ROW_LIMIT = 1000
+
+
+def pending_imports(kind: str = "") -> PendingImports:
+    """The store of uploads waiting for confirmation (``kind``: a sub-folder per kind
+    of upload). It lives in ``ORGCHART_IMPORT_DIR`` (default ``<instance>/imports``),
+    which every host serving the app must share."""
+    from flask import current_app
+
+    base = Path(current_app.config.get("ORGCHART_IMPORT_DIR") or (
+        Path(current_app.instance_path) / "imports"
+    ))
+    return PendingImports(
+        base / kind if kind else base,
+        ttl_seconds=current_app.config.get("ORGCHART_IMPORT_TTL_SECONDS", PENDING_TTL_SECONDS),
+    )
+
+
+def preview_rows(rows: list, limit: int | None = None) -> list:
+    """The rows a preview shows: every row of a short file; of a long one, the rows
+    with errors first (up to ``limit``), then valid ones to fill up, in file order.
+    Rows have ``row`` (number) and ``errors``."""
+    limit = PREVIEW_ROW_LIMIT if limit is None else limit
+    if len(rows) <= limit:
+        return rows
+    shown = [r for r in rows if r.errors][:limit]
+    room = limit - len(shown)
+    shown += [r for r in rows if not r.errors][:max(room, 0)]
+    return sorted(shown, key=lambda r: r.row)

@@ -8,9 +8,7 @@ imports only what the administrator saw in the preview.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -29,7 +27,6 @@ from org.routes import admin_required, form_error
 bp = Blueprint("orgchart", __name__, url_prefix="/org-chart")
 
 # More rows than this are summarised: rows with errors are always listed.
-PREVIEW_ROW_LIMIT = 1000
 
 
 class OrgChartUploadForm(FlaskForm):
@@ -49,30 +46,6 @@ class ConfirmImportForm(FlaskForm):
     submit = SubmitField(_l("Import"))
 
 
-def _pending() -> orgchart.PendingImports:
-    """Where parsed files wait; ``ORGCHART_IMPORT_DIR`` must be shared by all hosts."""
-    directory = current_app.config.get("ORGCHART_IMPORT_DIR") or (
-        Path(current_app.instance_path) / "imports"
-    )
-    return orgchart.PendingImports(
-        Path(directory),
-        ttl_seconds=current_app.config.get(
-            "ORGCHART_IMPORT_TTL_SECONDS", orgchart.PENDING_TTL_SECONDS
-        ),
-    )
-
-
-def _shown_rows(plan: orgchart.ImportPlan) -> list[orgchart.RowPlan]:
-    if len(plan.rows) <= PREVIEW_ROW_LIMIT:
-        return plan.rows
-    shown = [r for r in plan.rows if r.errors][:PREVIEW_ROW_LIMIT]
-    room = PREVIEW_ROW_LIMIT - len(shown)
-    if room > 0:
-        shown += [r for r in plan.rows if not r.errors][:room]
-        shown.sort(key=lambda r: r.row)
-    return shown
-
-
 def _preview(plan: orgchart.ImportPlan, token: str | None, status: int = 200):
     form = ConfirmImportForm(token=token) if token else None
     return (
@@ -80,7 +53,7 @@ def _preview(plan: orgchart.ImportPlan, token: str | None, status: int = 200):
             "org/orgchart_preview.html",
             plan=plan,
             counts=plan.counts,
-            rows=_shown_rows(plan),
+            rows=orgchart.preview_rows(plan.rows),
             confirm=form,
         ),
         status,
@@ -102,7 +75,7 @@ def upload():
         else:
             token = None
             if plan.is_valid:
-                token = _pending().save(current_user.id, parsed, plan.digest())
+                token = orgchart.pending_imports().save(current_user.id, parsed, plan.digest())
             return _preview(plan, token)
     return render_template(
         "org/orgchart_upload.html",
@@ -119,7 +92,7 @@ def confirm():
     form = ConfirmImportForm()
     if not form.validate_on_submit():
         abort(400)
-    store = _pending()
+    store = orgchart.pending_imports()
     token = form.token.data
     try:
         pending = store.load(token, current_user.id)

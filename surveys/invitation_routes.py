@@ -11,8 +11,6 @@ replaced, already answered, campaign closed — gets one and the same page.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import (
     Blueprint,
     Response,
@@ -50,7 +48,6 @@ from surveys.models import Campaign, Invitation
 bp = Blueprint("invitations", __name__)
 
 PER_PAGE = 50
-PREVIEW_ROW_LIMIT = 1000
 STATUS_FILTERS = ("pending", "queued", "sent", "failed", "opted_out", "revoked")
 RESPONSE_FILTERS = ("opened", "started", "completed", "not_completed")
 _SAMPLE_TOKEN = "your-personal-link"  # noqa: S105 - shown in template previews only
@@ -433,34 +430,13 @@ def reissue(campaign_id: int, invitation_id: int):
 # ----------------------------------------------------------------- admin: upload
 
 
-def _pending() -> orgchart.PendingImports:
-    base = current_app.config.get("ORGCHART_IMPORT_DIR") or (
-        Path(current_app.instance_path) / "imports"
-    )
-    return orgchart.PendingImports(
-        Path(base) / "invitations",
-        ttl_seconds=current_app.config.get(
-            "ORGCHART_IMPORT_TTL_SECONDS", orgchart.PENDING_TTL_SECONDS
-        ),
-    )
-
-
-def _shown(checks):
-    if len(checks) <= PREVIEW_ROW_LIMIT:
-        return checks
-    shown = [c for c in checks if c.errors][:PREVIEW_ROW_LIMIT]
-    room = PREVIEW_ROW_LIMIT - len(shown)
-    shown += [c for c in checks if not c.errors][:max(room, 0)]
-    return sorted(shown, key=lambda c: c.row)
-
-
 def _preview(campaign, parsed, checks, token, status=200):
     custom = [c for c in parsed.columns if c not in ("email", "name", "language")]
     return render_template(
         "surveys/invitations/upload_preview.html",
         campaign=campaign,
         parsed=parsed,
-        checks=_shown(checks),
+        checks=orgchart.preview_rows(checks),
         total=len(checks),
         error_rows=sum(1 for c in checks if c.errors),
         custom=custom,
@@ -483,7 +459,7 @@ def upload(campaign_id: int):
         else:
             token = None
             if not service.row_errors(checks):
-                token = _pending().save(
+                token = orgchart.pending_imports("invitations").save(
                     current_user.id, parsed, service.plan_digest(campaign, checks)
                 )
             return _preview(campaign, parsed, checks, token, 200 if token else 422)
@@ -503,7 +479,7 @@ def confirm_upload(campaign_id: int):
     form = ConfirmUploadForm()
     if not form.validate_on_submit():
         abort(400)
-    store = _pending()
+    store = orgchart.pending_imports("invitations")
     token = form.token.data
     try:
         pending = store.load(token, current_user.id)

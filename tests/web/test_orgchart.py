@@ -501,9 +501,8 @@ def test_preview_of_a_bad_file_marks_error_rows_and_offers_no_import(admin_clien
 
 
 def test_big_previews_list_every_error_row(admin_client, monkeypatch):
-    from org import orgchart_routes
 
-    monkeypatch.setattr(orgchart_routes, "PREVIEW_ROW_LIMIT", 2)
+    monkeypatch.setattr(orgchart, "PREVIEW_ROW_LIMIT", 2)
     rows = [[f"s{i}@example.com", f"S{i}", "", "", "", ""] for i in range(5)]
     rows[3][2] = "chief"
     page = upload(admin_client, csv_bytes(rows)).get_data(as_text=True)
