@@ -4,12 +4,13 @@ their measurements (one value at one moment)."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -392,3 +393,67 @@ class EvaluationAdjustment(db.Model):
     __table_args__ = (
         CheckConstraint("points >= -100 AND points <= 100 AND points <> 0", name="points"),
     )
+
+
+# ----------------------------------------------------------------- improvement plans
+
+
+class ActionStatus(enum.StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class ImprovementAction(db.Model):
+    """One action of a vendor's or team's improvement plan, addressing one KPI that
+    failed or was in warning. It belongs to the entity and the scorecard KPI (which
+    outlive recomputations and revisions), and remembers the period and evaluation it
+    came from; the KPI's name is copied so the plan reads the same after the template
+    changes."""
+
+    __tablename__ = "improvement_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendors.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("scorecard_kpis.id"), index=True)
+    kpi_name: Mapped[str] = mapped_column(String(200))
+    period: Mapped[str] = mapped_column(String(16))  # the period of origin, e.g. 2026-Q3
+    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    owner_name: Mapped[str] = mapped_column(String(200), default="")
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default=ActionStatus.OPEN.value)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    vendor: Mapped[Vendor | None] = relationship()
+    team: Mapped[Team | None] = relationship()
+    kpi: Mapped[ScorecardKpi] = relationship()
+    evaluation: Mapped[Evaluation | None] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+
+    __table_args__ = (
+        CheckConstraint(
+            "(CASE WHEN vendor_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN team_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_entity",
+        ),
+        CheckConstraint(_in("status", ActionStatus), name="status"),
+    )
+
+    @property
+    def entity(self) -> Vendor | Team:
+        return self.vendor if self.vendor_id is not None else self.team
+
+    @property
+    def entity_kind(self) -> str:
+        return "vendor" if self.vendor_id is not None else "team"
+
+    def __repr__(self) -> str:
+        return f"<ImprovementAction {self.id} kpi={self.kpi_id} {self.status}>"

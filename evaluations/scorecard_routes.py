@@ -20,7 +20,8 @@ from core.database import utcnow
 from core.exceptions import ConflictError, NotFound, ServiceError
 from core.extensions import db
 from core.i18n import current_language
-from evaluations import scorecards, sla
+from evaluations import improvements, scorecards, sla
+from evaluations.improvement_forms import ActionForm
 from evaluations.models import Evaluation, KpiSource, ScorecardTemplate
 from evaluations.routes import bp
 from evaluations.scorecard_forms import (
@@ -316,8 +317,21 @@ def _score_form(line, posted=None):
 @bp.get("/e/<int:evaluation_id>")
 @staff_required
 def evaluation_detail(evaluation_id: int, score_form=None, score_line_id=None,
-                      adjustment_form=None, finalise_form=None, status=200):
+                      adjustment_form=None, finalise_form=None, action_form=None,
+                      action_line_id=None, status=200):
     evaluation = _evaluation_or_404(evaluation_id)
+    failing = {line.id: improvements.kpi_state(line) for line in evaluation.kpis
+               if improvements.needs_action(line)}
+    action_forms = {}
+    if current_user.is_admin:
+        owners = improvements.owner_choices()
+        for line_id in failing:
+            form = (action_form if line_id == action_line_id and action_form is not None
+                    else ActionForm(formdata=None, prefix=f"act{line_id}"))
+            form.owner_id.choices = owners
+            action_forms[line_id] = form
+    carried = improvements.carried_actions(evaluation)
+    by_kpi = improvements.line_actions(evaluation)
     editable = current_user.is_admin and not evaluation.is_final
     score_forms = {}
     if editable:
@@ -342,6 +356,12 @@ def evaluation_detail(evaluation_id: int, score_form=None, score_line_id=None,
         adjustment_total=scorecards.adjustment_total(evaluation),
         user_name=scorecards.user_name,
         min_responses=evaluation.template.min_responses,
+        failing=failing, action_forms=action_forms,
+        line_actions=by_kpi, carried=carried,
+        overdue={a.id for a in [*carried, *(a for v in by_kpi.values() for a in v)]
+                 if improvements.is_overdue(a)},
+        status_labels=improvements.STATUS_LABELS, owner_text=improvements.owner_text,
+        warning_below=int(improvements.WARNING_BELOW),
     ), status
 
 
@@ -474,3 +494,5 @@ def evaluation_recompute(evaluation_id: int):
         flash(_("Evaluation computed."), "success")
     return redirect(url_for(".evaluation_detail", evaluation_id=result.id))
 
+
+from evaluations import improvement_routes  # noqa: E402, F401
