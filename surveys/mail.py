@@ -25,6 +25,7 @@ import smtplib
 import ssl
 import string
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -327,7 +328,7 @@ def text_and_html(message: EmailMessage) -> tuple[str | None, str | None]:
 # ----------------------------------------------------------------- backends
 
 
-class Connection:
+class Connection(ABC):
     """Delivers messages; use as a context manager around a batch."""
 
     def __enter__(self):
@@ -336,11 +337,13 @@ class Connection:
     def __exit__(self, *exc):
         self.close()
 
-    def send(self, message: EmailMessage) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def send(self, message: EmailMessage) -> None:
+        """Deliver one message; raise :class:`MailError` (retry later) or
+        :class:`PermanentMailError` (never)."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - most connections hold nothing to close
+        """Release what the batch held (an SMTP session)."""
 
 
 class MemoryConnection(Connection):
